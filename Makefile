@@ -1,0 +1,28 @@
+# The two commands: `make demo` and `make test`. Both run the idempotent `make setup` first.
+VENV := .venv
+BIN := $(VENV)/bin
+PG_TEST_URL ?= postgresql+psycopg://$(shell id -un)@/gis_service_test?host=/var/run/postgresql
+
+.PHONY: setup setup-postgis demo test bench lint clean
+
+setup:
+	@bash scripts/setup.sh
+
+setup-postgis:
+	@bash scripts/setup.sh --postgis
+
+demo: setup
+	$(BIN)/gis-service demo
+
+test: setup-postgis
+	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python -m pytest -n 2 -q
+
+bench: setup-postgis
+	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench.py --out docs/benchmarks.md
+
+lint: setup
+	$(BIN)/ruff check gis_service tests scripts
+	$(BIN)/mypy gis_service
+
+clean:
+	rm -rf $(VENV) data/*.sqlite

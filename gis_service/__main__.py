@@ -1,0 +1,3 @@
+from gis_service.cli import main
+
+main()

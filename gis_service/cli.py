@@ -1,0 +1,131 @@
+"""The ``gis-service`` command. It calls services only; the HTTP API is a separate entry point."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gis_service.errors import GisServiceError, ImportRejectedError
+from gis_service.settings import Settings, get_settings
+
+app = typer.Typer(help="GIS service for township governments (蓬莱镇 demo town).", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+layers_app = typer.Typer(help="List, import and export spatial layers.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(layers_app, name="layers")
+app.add_typer(db_app, name="db")
+
+out = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True)
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from gis_service.db.engine import create_db_engine
+    from gis_service.db.migrate import upgrade
+
+    engine = create_db_engine(settings)
+    upgrade(engine)
+    return engine
+
+
+def _layer_table(settings: Settings) -> Table:
+    from gis_service.services.layers import LayerService
+
+    zh = settings.language == "zh"
+    table = Table(title="图层概况 Layers" if zh else "Layers")
+    for header in (("图层", "layer"), ("名称", "title"), ("几何类型", "geometry"),
+                   ("要素数", "features"), ("范围 (EPSG:4490)", "extent (EPSG:4490)")):
+        table.add_column(header[0] if zh else header[1], justify="right" if header[1] == "features" else "left")
+    total = 0
+    for summary in LayerService(_engine(settings)).summaries():
+        extent = summary.stats.extent
+        text = "—" if extent is None else "{:.5f}, {:.5f}, {:.5f}, {:.5f}".format(*extent)
+        table.add_row(summary.layer.name, summary.layer.title(settings.language),
+                      summary.layer.geometry_type, f"{summary.stats.count:,}", text)
+        total += summary.stats.count
+    table.caption = f"{'合计' if zh else 'total'} {total:,}"
+    return table
+
+
+@app.command()
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after building (no API server).")] = False,
+) -> None:
+    """Create the database, load the demo town and print every layer with its feature count."""
+    from gis_service.services.demo import load_demo
+
+    settings = get_settings()
+    out.print(f"数据库 database: {settings.database_url}")
+    reports = load_demo(_engine(settings), settings.demo_dir, show_progress=True)
+    out.print(f"已载入演示镇 loaded the demo town: {sum(r.imported for r in reports):,} features "
+              f"in {len(reports)} layers")
+    out.print(_layer_table(settings))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the latest version."""
+    settings = get_settings()
+    _engine(settings)
+    out.print(f"schema up to date: {settings.database_url}")
+
+
+@layers_app.command("list")
+def layers_list() -> None:
+    """Every layer, its feature count, geometry type and extent."""
+    out.print(_layer_table(get_settings()))
+
+
+@layers_app.command("import")
+def layers_import(
+    path: Annotated[Path, typer.Argument(help="GeoPackage, Shapefile, GeoJSON, CSV, XLSX or KML file.")],
+    layer: Annotated[str, typer.Option("--layer", "-l", help="Target layer, e.g. assets.")],
+    src_crs: Annotated[str | None, typer.Option(help="CRS of the file when it has none, e.g. EPSG:4544.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding, e.g. gbk, gb18030, utf-8.")] = None,
+    mode: Annotated[str, typer.Option(help="append (default) or replace the layer's features.")] = "append",
+    fmt: Annotated[str | None, typer.Option("--format", help="Format if the suffix does not tell.")] = None,
+) -> None:
+    """Import a file into a layer: all rows or none; every problem is listed with file, row and field."""
+    from gis_service.services.layers import LayerService
+
+    service = LayerService(_engine(get_settings()), show_progress=True)
+    report = service.import_file(path, layer, fmt=fmt, src_crs=src_crs, encoding=encoding, mode=mode)
+    out.print(f"imported {report.imported:,} features from {report.file} into {report.layer}"
+              + (f" (replaced {report.replaced:,})" if report.replaced else ""))
+    if report.ignored_columns:
+        err.print(f"note: columns not in the layer were ignored: {', '.join(report.ignored_columns)}")
+
+
+@layers_app.command("export")
+def layers_export(
+    layer: Annotated[str, typer.Argument(help="Layer to export, e.g. assets.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="gpkg, shp, geojson, csv, kml or xlsx.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    crs: Annotated[str | None, typer.Option(help="Output CRS, e.g. EPSG:4544 (default EPSG:4490).")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding (Shapefile default GBK).")] = None,
+    lang: Annotated[str | None, typer.Option(help="Headers and labels of tables: zh or en.")] = None,
+) -> None:
+    """Export a layer to a file."""
+    from gis_service.services.layers import LayerService
+
+    settings = get_settings()
+    service = LayerService(_engine(settings), show_progress=True)
+    files = service.export(layer, fmt, out_path, crs=crs, encoding=encoding, language=lang or settings.language)
+    out.print("wrote " + ", ".join(str(f) for f in files))
+
+
+def main() -> None:
+    """Entry point: domain errors become a message on stderr and a non-zero exit code."""
+    try:
+        app()
+    except ImportRejectedError as exc:
+        err.print("import rejected: " + exc.detail, highlight=False, markup=False)
+        sys.exit(2)
+    except GisServiceError as exc:
+        err.print("error: " + exc.detail, highlight=False, markup=False)
+        sys.exit(1)

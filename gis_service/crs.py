@@ -1,0 +1,79 @@
+"""Coordinate reference systems: parsing user input and moving geometries between CRSs.
+
+Storage is EPSG:4490 (CGCS2000 geographic); analysis is EPSG:4544 (CGCS2000 3-degree Gauss-Kruger,
+central meridian 105°E). Transformers always use x=longitude/easting, y=latitude/northing order.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+from gis_service.errors import UnknownCRSError
+
+STORAGE_EPSG = 4490
+ANALYSIS_EPSG = 4544
+SUPPORTED_EPSG = (4326, 4490, 4544, 4523)
+
+# Mainland China, Hainan and the South China Sea islands, with a margin: anything outside is an error.
+CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
+
+_OGC_URI = re.compile(r"^https?://www\.opengis\.net/def/crs/(EPSG|OGC)/[^/]+/([\w.]+)$", re.IGNORECASE)
+_URN = re.compile(r"^urn:ogc:def:crs:(EPSG|OGC):[^:]*:([\w.]+)$", re.IGNORECASE)
+
+
+@cache
+def parse_crs(text: str | int) -> CRS:
+    """A CRS from ``EPSG:4544``, ``4544``, an OGC URI/URN, or ``CRS84``.
+
+    Raises
+    ------
+    UnknownCRSError
+        When pyproj does not know the CRS.
+    """
+    value = str(text).strip()
+    match = _OGC_URI.match(value) or _URN.match(value)
+    if match:
+        authority, code = match.group(1).upper(), match.group(2)
+        value = "OGC:CRS84" if code.upper() == "CRS84" else f"{authority}:{code}"
+    elif value.isdigit():
+        value = f"EPSG:{value}"
+    elif value.upper() == "CRS84":
+        value = "OGC:CRS84"
+    try:
+        return CRS.from_user_input(value)
+    except CRSError:
+        raise UnknownCRSError(f"unknown coordinate reference system '{text}'") from None
+
+
+def epsg_code(crs: CRS) -> int | None:
+    """EPSG code of ``crs`` (CRS84 counts as 4326), or ``None``."""
+    if crs.to_string().upper() in ("OGC:CRS84", "CRS84"):
+        return 4326
+    return crs.to_epsg()
+
+
+@cache
+def transformer(src: CRS, dst: CRS) -> Transformer:
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def transform_geometries(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
+    """Reproject an array of shapely geometries (``None`` passes through)."""
+    if src == dst:
+        return geoms
+    tr = transformer(src, dst)
+    return shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+
+def storage_crs() -> CRS:
+    return parse_crs(STORAGE_EPSG)
+
+
+def analysis_crs() -> CRS:
+    return parse_crs(ANALYSIS_EPSG)

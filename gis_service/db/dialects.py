@@ -1,0 +1,134 @@
+"""The one seam between PostGIS and SpatiaLite.
+
+Everything that differs between the two backends is a method here: DDL for geometry columns and their
+spatial index, bulk loading, and the spatial SQL functions whose names differ. Repositories and
+migrations ask :func:`dialect_for` and never test the backend themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import shapely
+
+from sqlalchemy import Connection, Table, func
+from sqlalchemy.sql.elements import ColumnElement
+
+
+class SpatialDialect:
+    """Behaviour shared by both backends; subclasses override what differs."""
+
+    name = "generic"
+
+    def add_geometry_column(
+        self, conn: Connection, table: str, column: str, geometry_type: str, srid: int, nullable: bool
+    ) -> None:
+        raise NotImplementedError
+
+    def drop_geometry_table(self, conn: Connection, table: str, geometry_columns: Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def bulk_insert(
+        self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+        geometries: dict[str, np.ndarray], srid: int,
+    ) -> None:
+        """Insert ``rows`` of attribute values in ``columns`` order, with one array of shapely
+        geometries (``None`` for null) per geometry column in ``geometries``."""
+        raise NotImplementedError
+
+    def extent(self, column: Any) -> list[ColumnElement[Any]]:
+        """Expressions for (xmin, ymin, xmax, ymax) of a geometry column over all rows."""
+        raise NotImplementedError
+
+    def as_wkb(self, column: Any) -> ColumnElement[Any]:
+        return func.ST_AsBinary(column)
+
+
+class PostGISDialect(SpatialDialect):
+    name = "postgis"
+
+    def add_geometry_column(
+        self, conn: Connection, table: str, column: str, geometry_type: str, srid: int, nullable: bool
+    ) -> None:
+        null = "" if nullable else " NOT NULL"
+        conn.exec_driver_sql(
+            f'ALTER TABLE "{table}" ADD COLUMN "{column}" geometry({geometry_type}, {srid}){null}'
+        )
+        conn.exec_driver_sql(f'CREATE INDEX "idx_{table}_{column}" ON "{table}" USING GIST ("{column}")')
+
+    def drop_geometry_table(self, conn: Connection, table: str, geometry_columns: Sequence[str]) -> None:
+        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}"')
+
+    def bulk_insert(
+        self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+        geometries: dict[str, np.ndarray], srid: int,
+    ) -> None:
+        # COPY is 10-50x faster than INSERTs; geometries go in as hex EWKB text, which PostGIS parses
+        # directly, so the SRID travels with each value.
+        names = ", ".join(f'"{c}"' for c in [*columns, *geometries])
+        encoded = [
+            shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True).tolist()
+            for geoms in geometries.values()
+        ]
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row, *geoms in zip(rows, *encoded, strict=True):
+                copy.write_row((*row, *geoms))
+
+    def extent(self, column: Any) -> list[ColumnElement[Any]]:
+        box = func.ST_Extent(column)
+        return [func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box)]
+
+
+class SpatiaLiteDialect(SpatialDialect):
+    name = "spatialite"
+
+    def add_geometry_column(
+        self, conn: Connection, table: str, column: str, geometry_type: str, srid: int, nullable: bool
+    ) -> None:
+        not_null = 0 if nullable else 1
+        conn.exec_driver_sql(
+            "SELECT AddGeometryColumn(?, ?, ?, ?, 'XY', ?)",
+            (table, column, srid, geometry_type, not_null),
+        )
+        conn.exec_driver_sql("SELECT CreateSpatialIndex(?, ?)", (table, column))
+
+    def drop_geometry_table(self, conn: Connection, table: str, geometry_columns: Sequence[str]) -> None:
+        for column in geometry_columns:
+            conn.exec_driver_sql("SELECT DisableSpatialIndex(?, ?)", (table, column))
+            conn.exec_driver_sql(f'DROP TABLE IF EXISTS "idx_{table}_{column}"')
+            conn.exec_driver_sql("SELECT DiscardGeometryColumn(?, ?)", (table, column))
+        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}"')
+
+    def bulk_insert(
+        self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+        geometries: dict[str, np.ndarray], srid: int,
+    ) -> None:
+        names = ", ".join(f'"{c}"' for c in [*columns, *geometries])
+        marks = ", ".join(["?"] * len(columns) + [f"GeomFromWKB(?, {int(srid)})"] * len(geometries))
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+        encoded = [shapely.to_wkb(geoms).tolist() for geoms in geometries.values()]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, ((*row, *geoms) for row, *geoms in zip(rows, *encoded, strict=True)))
+        finally:
+            cursor.close()
+
+    def extent(self, column: Any) -> list[ColumnElement[Any]]:
+        return [func.MIN(func.MbrMinX(column)), func.MIN(func.MbrMinY(column)),
+                func.MAX(func.MbrMaxX(column)), func.MAX(func.MbrMaxY(column))]
+
+
+_DIALECTS: dict[str, SpatialDialect] = {"postgresql": PostGISDialect(), "sqlite": SpatiaLiteDialect()}
+
+
+def dialect_for(bind: Connection | Any) -> SpatialDialect:
+    """The spatial dialect of an engine or connection."""
+    name = bind.dialect.name
+    try:
+        return _DIALECTS[name]
+    except KeyError:
+        raise ValueError(f"unsupported database backend: {name}") from None

@@ -1,0 +1,50 @@
+"""Helpers for comparing layers in tests."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from gis_service.crs import analysis_crs, storage_crs, transform_geometries
+from gis_service.layers.registry import LayerSpec
+
+
+def max_vertex_shift_m(left: np.ndarray, right: np.ndarray) -> float:
+    """Largest distance in metres (EPSG:4544) between matching vertices of two geometry arrays."""
+    a = transform_geometries(shapely.normalize(np.asarray(left, dtype=object)), storage_crs(), analysis_crs())
+    b = transform_geometries(shapely.normalize(np.asarray(right, dtype=object)), storage_crs(), analysis_crs())
+    worst = 0.0
+    for ga, gb in zip(a, b, strict=True):
+        if ga is None or gb is None:
+            assert ga is None and gb is None, f"{ga} vs {gb}"
+            continue
+        ca, cb = shapely.get_coordinates(ga), shapely.get_coordinates(gb)
+        assert ca.shape == cb.shape, f"vertex count differs: {ca.shape} vs {cb.shape}"
+        worst = max(worst, float(np.abs(ca - cb).max()) if len(ca) else 0.0)
+    return worst
+
+
+def assert_same_layer(layer: LayerSpec, expected: gpd.GeoDataFrame, actual: gpd.GeoDataFrame) -> None:
+    """Same features by code: attributes equal (floats to 1e-9), geometries within 1 cm."""
+    assert len(actual) == len(expected)
+    expected = expected.sort_values("code").reset_index(drop=True)
+    actual = actual.sort_values("code").reset_index(drop=True)
+    for spec in layer.fields:
+        for i, (want, got) in enumerate(zip(expected[spec.name], actual[spec.name], strict=True)):
+            if _missing(want):
+                assert _missing(got), f"{spec.name} row {i}: expected empty, got {got!r}"
+            elif spec.kind == "float":
+                assert math.isclose(float(got), float(want), rel_tol=1e-9, abs_tol=1e-9), (spec.name, i, want, got)
+            else:
+                assert got == want, f"{spec.name} row {i}: expected {want!r}, got {got!r}"
+    for column in ["geometry", *(g.name for g in layer.extra_geometries)]:
+        shift = max_vertex_shift_m(expected[column].to_numpy(dtype=object),
+                                   actual[column].to_numpy(dtype=object))
+        assert shift < 0.01, f"{column} moved by {shift:.4f} m"
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
