@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from gis_service.errors import GisServiceError, ImportRejectedError
 from gis_service.settings import Settings, get_settings
@@ -24,7 +25,7 @@ out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings) -> Engine:
     from gis_service.db.engine import create_db_engine
     from gis_service.db.migrate import upgrade
 
@@ -55,8 +56,10 @@ def _layer_table(settings: Settings) -> Table:
 @app.command()
 def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after building (no API server).")] = False,
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the API listens on.")] = 8000,
 ) -> None:
-    """Create the database, load the demo town and print every layer with its feature count."""
+    """Create the database, load the demo town, print every layer with its count, then serve the API."""
     from gis_service.services.demo import load_demo
 
     settings = get_settings()
@@ -65,6 +68,26 @@ def demo(
     out.print(f"已载入演示镇 loaded the demo town: {sum(r.imported for r in reports):,} features "
               f"in {len(reports)} layers")
     out.print(_layer_table(settings))
+    if not no_serve:
+        serve(host=host, port=port)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Start the OGC API - Features server (uvicorn)."""
+    import uvicorn
+
+    from gis_service.api import create_app
+
+    settings = get_settings()
+    _engine(settings)
+    base = f"http://{host}:{port}"
+    out.print(f"API: {base}/  ·  {'图层' if settings.language == 'zh' else 'layers'}: {base}/collections?f=html"
+              f"  ·  OpenAPI: {base}/api.html  ·  QGIS/GDAL: OAPIF:{base}/")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 @db_app.command("upgrade")
@@ -79,6 +102,14 @@ def db_upgrade() -> None:
 def layers_list() -> None:
     """Every layer, its feature count, geometry type and extent."""
     out.print(_layer_table(get_settings()))
+
+
+@layers_app.command("describe")
+def layers_describe() -> None:
+    """Print every layer's fields, aliases and allowed values as Markdown (docs/layers.md)."""
+    from gis_service.layers.registry import describe_markdown
+
+    print(describe_markdown())
 
 
 @layers_app.command("import")

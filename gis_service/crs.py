@@ -77,3 +77,33 @@ def storage_crs() -> CRS:
 
 def analysis_crs() -> CRS:
     return parse_crs(ANALYSIS_EPSG)
+
+
+def north_first(crs: CRS) -> bool:
+    """Whether the CRS's first axis points north (EPSG:4326/4490 latitude, EPSG:4544 northing).
+
+    OGC API Features Part 2 serves coordinates in the CRS's own axis order; only CRS84 is always lon/lat.
+    """
+    return bool(crs.axis_info) and crs.axis_info[0].direction.lower() in ("north", "south")
+
+
+def ogc_uri(crs: CRS) -> str:
+    """The OGC URI of an EPSG CRS (CRS84 for OGC:CRS84)."""
+    if crs.to_string().upper() in ("OGC:CRS84", "CRS84"):
+        return CRS84_URI
+    return f"http://www.opengis.net/def/crs/EPSG/0/{crs.to_epsg()}"
+
+
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+API_CRS = (CRS84_URI, *(f"http://www.opengis.net/def/crs/EPSG/0/{code}" for code in SUPPORTED_EPSG))
+
+
+def bbox_to_storage(bbox: tuple[float, float, float, float], crs: CRS) -> tuple[float, float, float, float]:
+    """A bbox given in ``crs`` (x=lon/east first, as OGC bbox parameters are) as lon/lat in EPSG:4490.
+
+    The transformed box is densified, so a projected bbox becomes the smallest lon/lat box around it.
+    """
+    target = storage_crs()
+    if crs == target or epsg_code(crs) in (4326, 4490):
+        return bbox
+    return transformer(crs, target).transform_bounds(*bbox, densify_pts=21)

@@ -13,17 +13,20 @@ from gis_service.layers.registry import LayerSpec
 
 
 def max_vertex_shift_m(left: np.ndarray, right: np.ndarray) -> float:
-    """Largest distance in metres (EPSG:4544) between matching vertices of two geometry arrays."""
-    a = transform_geometries(shapely.normalize(np.asarray(left, dtype=object)), storage_crs(), analysis_crs())
-    b = transform_geometries(shapely.normalize(np.asarray(right, dtype=object)), storage_crs(), analysis_crs())
+    """Largest Hausdorff distance in metres (EPSG:4544) between matching geometries of two arrays.
+
+    Hausdorff rather than vertex-by-vertex: writers may start rings at another vertex or reorder holes.
+    Vertex counts must still agree, so nothing is simplified or densified on the way.
+    """
+    a = transform_geometries(np.asarray(left, dtype=object), storage_crs(), analysis_crs())
+    b = transform_geometries(np.asarray(right, dtype=object), storage_crs(), analysis_crs())
     worst = 0.0
     for ga, gb in zip(a, b, strict=True):
         if ga is None or gb is None:
             assert ga is None and gb is None, f"{ga} vs {gb}"
             continue
-        ca, cb = shapely.get_coordinates(ga), shapely.get_coordinates(gb)
-        assert ca.shape == cb.shape, f"vertex count differs: {ca.shape} vs {cb.shape}"
-        worst = max(worst, float(np.abs(ca - cb).max()) if len(ca) else 0.0)
+        assert shapely.get_num_coordinates(ga) == shapely.get_num_coordinates(gb), "vertex count differs"
+        worst = max(worst, float(shapely.hausdorff_distance(ga, gb)))
     return worst
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 import shapely
-
-from sqlalchemy import Connection, Table, func
+from sqlalchemy import Connection, Table, and_, func, select
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -44,6 +45,12 @@ class SpatialDialect:
 
     def as_wkb(self, column: Any) -> ColumnElement[Any]:
         return func.ST_AsBinary(column)
+
+    def intersects_bbox(
+        self, table: Table, column: Any, bbox: tuple[float, float, float, float], srid: int
+    ) -> ColumnElement[bool]:
+        """Rows whose geometry intersects ``bbox`` (in the column's CRS), using the spatial index."""
+        raise NotImplementedError
 
 
 class PostGISDialect(SpatialDialect):
@@ -77,6 +84,12 @@ class PostGISDialect(SpatialDialect):
         with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
             for row, *geoms in zip(rows, *encoded, strict=True):
                 copy.write_row((*row, *geoms))
+
+    def intersects_bbox(
+        self, table: Table, column: Any, bbox: tuple[float, float, float, float], srid: int
+    ) -> ColumnElement[bool]:
+        # ST_Intersects uses the GiST index by itself.
+        return func.ST_Intersects(column, func.ST_MakeEnvelope(*bbox, srid))
 
     def extent(self, column: Any) -> list[ColumnElement[Any]]:
         box = func.ST_Extent(column)
@@ -117,9 +130,28 @@ class SpatiaLiteDialect(SpatialDialect):
         finally:
             cursor.close()
 
+    def intersects_bbox(
+        self, table: Table, column: Any, bbox: tuple[float, float, float, float], srid: int
+    ) -> ColumnElement[bool]:
+        # SpatiaLite never uses its R*Tree implicitly: pre-filter ROWIDs through the SpatialIndex virtual
+        # table, then test the exact geometry. ``id`` is INTEGER PRIMARY KEY, i.e. the ROWID.
+        frame = func.BuildMbr(*bbox, srid)
+        index = sql_table("SpatialIndex", sql_column("ROWID"), sql_column("f_table_name"),
+                          sql_column("f_geometry_column"), sql_column("search_frame"))
+        candidates = select(index.c.ROWID).where(
+            index.c.f_table_name == table.name, index.c.f_geometry_column == column.name,
+            index.c.search_frame == frame,
+        )
+        return and_(table.c.id.in_(candidates), func.ST_Intersects(column, frame) == 1)
+
     def extent(self, column: Any) -> list[ColumnElement[Any]]:
         return [func.MIN(func.MbrMinX(column)), func.MIN(func.MbrMinY(column)),
                 func.MAX(func.MbrMaxX(column)), func.MAX(func.MbrMaxY(column))]
+
+
+def geometries_from_wkb(values: Sequence[Any]) -> np.ndarray:
+    """Shapely geometries from WKB as either driver returns it (psycopg: memoryview, sqlite3: bytes)."""
+    return shapely.from_wkb(np.array([None if v is None else bytes(v) for v in values], dtype=object))
 
 
 _DIALECTS: dict[str, SpatialDialect] = {"postgresql": PostGISDialect(), "sqlite": SpatiaLiteDialect()}

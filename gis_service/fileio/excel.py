@@ -23,8 +23,44 @@ _NOTES = {
 }
 
 
+# Excel holds at most 32,767 characters in a cell; a long WKT polygon continues in extra columns
+# "<header>续2", "<header>续3"…, joined again on import.
+CELL_LIMIT = 32_000
+CONTINUED = "续"
+
+
+def split_long_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """Spread text longer than a cell can hold over continuation columns placed right after it."""
+    out = pd.DataFrame(index=table.index)
+    for column in table.columns:
+        values = table[column]
+        lengths = values.map(lambda v: len(v) if isinstance(v, str) else 0)
+        pieces = int(-(-lengths.max() // CELL_LIMIT)) if len(values) else 0
+        if pieces <= 1:
+            out[column] = values
+            continue
+        for k in range(pieces):
+            name = column if k == 0 else f"{column}{CONTINUED}{k + 1}"
+            out[name] = values.map(lambda v, k=k: v[k * CELL_LIMIT:(k + 1) * CELL_LIMIT] or None
+                                   if isinstance(v, str) else (v if k == 0 else None))
+    return out
+
+
+def join_long_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`split_long_cells`: append every "<header>续N" column to its header's column."""
+    continued = [c for c in frame.columns if CONTINUED in str(c) and str(c).rsplit(CONTINUED, 1)[1].isdigit()]
+    for column in sorted(continued, key=lambda c: int(str(c).rsplit(CONTINUED, 1)[1])):
+        base = str(column).rsplit(CONTINUED, 1)[0]
+        if base in frame.columns:
+            frame[base] = [a if not isinstance(b, str) else (a or "") + b
+                           for a, b in zip(frame[base], frame[column], strict=True)]
+            frame = frame.drop(columns=[column])
+    return frame
+
+
 def write_workbook(table: pd.DataFrame, layer: LayerSpec, path: Path, crs: CRS, language: str) -> None:
     """Write ``table`` (from :func:`office_table`) as the first sheet and a notes sheet after it."""
+    table = split_long_cells(table)
     book = Workbook()
     sheet = book.active
     assert sheet is not None

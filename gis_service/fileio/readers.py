@@ -18,8 +18,15 @@ from pyproj import CRS
 
 from gis_service.crs import parse_crs
 from gis_service.errors import ImportRejectedError, InvalidInputError, RowProblem, UnknownCRSError
+from gis_service.fileio.excel import join_long_cells
 from gis_service.fileio.formats import (
-    CRS_IN_HEADER, SHAPEFILE_NAMES, WKT_HEADERS, X_HEADERS, Y_HEADERS, FileFormat, field_lookup,
+    CRS_IN_HEADER,
+    SHAPEFILE_NAMES,
+    WKT_HEADERS,
+    X_HEADERS,
+    Y_HEADERS,
+    FileFormat,
+    field_lookup,
 )
 from gis_service.layers.registry import LayerSpec
 
@@ -172,6 +179,7 @@ def _read_table(
             frame = pd.read_excel(path, sheet_name=0, dtype=object)
         except Exception as exc:  # openpyxl raises many kinds for broken files
             raise InvalidInputError(f"{path.name}: cannot be read as Excel .xlsx: {exc}") from None
+        frame = join_long_cells(frame)
     frame.columns = [str(c).strip() for c in frame.columns]
     row_numbers = np.arange(2, len(frame) + 2)  # header is line 1
     x_col, y_col, wkt_col, header_crs = _coordinate_columns(frame.columns)
@@ -266,7 +274,7 @@ def _parse_extra_geometries(table: SourceTable, layer: LayerSpec) -> None:
     for extra in layer.extra_geometries:
         if extra.name in table.attributes.columns:
             values = table.attributes.pop(extra.name)
-            parsed = []
+            parsed: list[shapely.Geometry | None] = []
             for i, raw in enumerate(values):
                 if _blank(raw):
                     parsed.append(None)

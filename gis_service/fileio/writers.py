@@ -14,7 +14,13 @@ from pyproj import CRS
 from gis_service.crs import epsg_code, parse_crs, transform_geometries
 from gis_service.errors import InvalidInputError
 from gis_service.fileio.formats import (
-    EASTING, LATITUDE, LONGITUDE, NORTHING, SHAPEFILE_NAMES, WKT, FileFormat,
+    EASTING,
+    LATITUDE,
+    LONGITUDE,
+    NORTHING,
+    SHAPEFILE_NAMES,
+    WKT,
+    FileFormat,
 )
 from gis_service.layers.codelists import label
 from gis_service.layers.registry import LayerSpec
@@ -33,17 +39,18 @@ def write_layer(
     footprints travel as WKT text, except in Shapefiles, where they go to ``<stem>_<column>.shp``.
     """
     target = parse_crs(KML_CRS) if fmt is FileFormat.KML else (crs or CRS(frame.crs))
-    frame = _reproject(frame, layer, target)
+    frame = reproject(frame, layer, target)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt.tabular:
         return [_write_table(frame, layer, fmt, path, target, encoding, language)]
     return _write_gis(frame, layer, fmt, path, encoding)
 
 
-def _reproject(frame: gpd.GeoDataFrame, layer: LayerSpec, target: CRS) -> gpd.GeoDataFrame:
+def reproject(frame: gpd.GeoDataFrame, layer: LayerSpec, target: CRS) -> gpd.GeoDataFrame:
+    """``frame`` with its geometry and the layer's extra geometry columns in ``target``."""
     source = CRS(frame.crs)
     out = frame.to_crs(target) if source != target else frame.copy()
-    for extra in layer.extra_geometries:
+    for extra in (g for g in layer.extra_geometries if g.name in out):
         out[extra.name] = transform_geometries(out[extra.name].to_numpy(dtype=object), source, target)
     return out
 
@@ -128,6 +135,8 @@ def office_table(
     columns (longitude/latitude, or X/Y with the CRS in the header) or WKT for lines and polygons."""
     table = pd.DataFrame(index=frame.index)
     for spec in layer.fields:
+        if spec.name not in frame:  # a selection of properties (API ?properties=)
+            continue
         values = frame[spec.name]
         if spec.info.codelist:
             codelist = spec.info.codelist
@@ -146,7 +155,7 @@ def office_table(
         table[y_name[language] + suffix] = shapely.get_y(geoms)
     else:
         table[WKT[language] + suffix] = shapely.to_wkt(geoms, rounding_precision=-1)
-    for extra in layer.extra_geometries:
+    for extra in (g for g in layer.extra_geometries if g.name in frame):
         table[extra.alias(language)] = shapely.to_wkt(frame[extra.name].to_numpy(dtype=object),
                                                       rounding_precision=-1)
     return table

@@ -199,6 +199,11 @@ def _to_date(raw: Any) -> date:
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "text": _to_text, "int": _to_int, "float": _to_float, "date": _to_date,
 }
+
+
+def convert_value(kind: str, raw: Any) -> Any:
+    """Convert ``raw`` to a field of ``kind`` (text, int, float, date); ``ValueError`` if it cannot be."""
+    return _CONVERTERS[kind](raw)
 _KIND_NAMES = {"text": "text", "int": "a whole number", "float": "a number", "date": "a date (YYYY-MM-DD)"}
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import shapely
 from sqlalchemy import Connection, delete, func, select
 
 from gis_service.db.base import STORAGE_SRID
-from gis_service.db.dialects import dialect_for
+from gis_service.db.dialects import dialect_for, geometries_from_wkb
 from gis_service.layers.registry import LayerSpec
+
+READ_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,11 @@ class LayerRepository:
         """Bulk-insert rows (values in ``columns`` order) with their geometries in the storage CRS."""
         self.dialect.bulk_insert(self.conn, self.table, columns, rows, geometries, STORAGE_SRID)
 
-    def read_frame(self, *, with_audit: bool = False) -> gpd.GeoDataFrame:
+    def read_frame(
+        self, *, with_audit: bool = False, on_rows: Callable[[int], None] | None = None
+    ) -> gpd.GeoDataFrame:
         """The whole layer as a GeoDataFrame in EPSG:4490, ordered by id; extra geometries as shapely
-        objects in plain columns."""
+        objects in plain columns. ``on_rows`` is told how many rows arrived, batch by batch (progress)."""
         names = [f.name for f in self.layer.fields]
         if with_audit:
             names = ["id", *names, "created_at", "updated_at"]
@@ -74,14 +77,14 @@ class LayerRepository:
             *(self.table.c[n] for n in names),
             *(self.dialect.as_wkb(self.table.c[g]).label(g) for g in geometry_columns),
         ).order_by(self.table.c.id)
-        result = self.conn.execute(statement)
-        rows = result.all()
+        rows: list[Any] = []
+        for batch in self.conn.execute(statement).partitions(READ_BATCH):
+            rows.extend(batch)
+            if on_rows is not None:
+                on_rows(len(batch))
         columns: dict[str, Any] = {n: [r[i] for r in rows] for i, n in enumerate(names)}
         offset = len(names)
-        geoms = {
-            g: shapely.from_wkb(np.array([_bytes(r[offset + i]) for r in rows], dtype=object))
-            for i, g in enumerate(geometry_columns)
-        }
+        geoms = {g: geometries_from_wkb([r[offset + i] for r in rows]) for i, g in enumerate(geometry_columns)}
         frame = gpd.GeoDataFrame(
             columns, geometry=gpd.GeoSeries(geoms[self.layer.geometry_column], crs=STORAGE_SRID)
         )
@@ -89,9 +92,3 @@ class LayerRepository:
             frame[extra.name] = geoms[extra.name]
         return frame
 
-
-def _bytes(value: Any) -> bytes | None:
-    # psycopg returns memoryview for bytea; sqlite returns bytes.
-    if value is None:
-        return None
-    return bytes(value)

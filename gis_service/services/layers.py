@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from gis_service.crs import parse_crs
 from gis_service.errors import InvalidInputError
-from gis_service.fileio.formats import FileFormat, detect_format
+from gis_service.fileio.formats import detect_format
 from gis_service.fileio.readers import read_source
 from gis_service.fileio.writers import write_layer
 from gis_service.layers.registry import LayerSpec, get_layer, list_layers
@@ -84,7 +84,10 @@ class LayerService:
             for layer, source in sources:
                 repo = LayerRepository(conn, layer)
                 replaced = repo.delete_all() if mode == "replace" else 0
-                valid = validate(source, layer, codes_taken=repo.existing_codes)
+                # After a replace nothing is stored: skip the database look-up (duplicates within the
+                # file are still caught).
+                codes_taken = repo.existing_codes if mode == "append" else _nothing_stored
+                valid = validate(source, layer, codes_taken=codes_taken)
                 self._insert(repo, valid)
                 reports.append(ImportReport(layer.name, source.file, len(valid), replaced,
                                             valid.ignored_columns))
@@ -107,12 +110,12 @@ class LayerService:
         file_format = detect_format(out, fmt)
         target = parse_crs(crs) if crs else None
         with self.engine.connect() as conn:
-            frame = LayerRepository(conn, layer).read_frame()
-        with tqdm(total=1, desc=f"export {layer.name}", disable=not self.show_progress or len(frame) < INSERT_CHUNK,
-                  leave=False) as bar:
-            files = write_layer(frame, layer, file_format, out, crs=target, encoding=encoding, language=language)
-            bar.update(1)
-        return files
+            repo = LayerRepository(conn, layer)
+            total = repo.count()
+            with tqdm(total=total, desc=f"export {layer.name}", unit="feat", leave=False,
+                      disable=not self.show_progress or total < INSERT_CHUNK) as bar:
+                frame = repo.read_frame(on_rows=bar.update)
+        return write_layer(frame, layer, file_format, out, crs=target, encoding=encoding, language=language)
 
     def read(self, layer_name: str, conn: Connection | None = None) -> Any:
         """The layer as a GeoDataFrame in EPSG:4490."""
@@ -123,10 +126,11 @@ class LayerService:
             return LayerRepository(own, layer).read_frame()
 
 
+def _nothing_stored(codes: Iterable[str]) -> set[str]:
+    return set()
+
+
 def _chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, total, size):
         yield start, min(start + size, total)
 
-
-def layer_names(names: Iterable[str]) -> list[str]:
-    return [get_layer(name).name for name in names]

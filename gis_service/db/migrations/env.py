@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from gis_service.db.base import Base
 from gis_service.db import models  # noqa: F401
+from gis_service.db.base import Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)

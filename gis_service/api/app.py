@@ -1,0 +1,43 @@
+"""The FastAPI application, built by :func:`create_app` from settings; nothing is built at import."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from gis_service import __version__
+from gis_service.api import openapi, problems
+from gis_service.api.routes import ogc
+from gis_service.db.engine import create_db_engine
+from gis_service.services.features import FeatureService
+from gis_service.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the API for ``settings`` (default: from the environment) on ``engine`` (default: a new one).
+
+    The engine connects lazily, on the first request.
+    """
+    settings = settings or get_settings()
+    engine = engine or create_db_engine(settings)
+    app = FastAPI(
+        title="蓬莱镇空间数据服务 Penglai GIS service",
+        version=__version__,
+        description="OGC API - Features for the layers of a township: public assets, merged and former "
+                    "villages, 1+N service points, schools, facilities, settlements, roads, rivers, bridges "
+                    "and planning zones.",
+        openapi_url="/api",
+        docs_url="/api.html",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.features = FeatureService(engine)
+    app.state.templates = Jinja2Templates(directory=str(files("gis_service.api") / "templates"))
+    problems.install(app)
+    app.include_router(ogc.router)
+    openapi.install(app)
+    return app

@@ -1,0 +1,36 @@
+"""Dependencies shared by routes: services from app state, a collection id resolved to its layer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from gis_service.errors import NotFoundError
+from gis_service.layers.registry import LayerSpec, get_layer, list_layers
+from gis_service.services.features import FeatureService
+from gis_service.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_feature_service(request: Request) -> FeatureService:
+    return request.app.state.features
+
+
+def get_collection(
+    collection_id: Annotated[str, Path(description="Layer name, e.g. assets",
+                                       json_schema_extra={"enum": [s.name for s in list_layers()]})],
+) -> LayerSpec:
+    """The layer behind ``collection_id`` (its table name only); 404 problem+json if there is none."""
+    spec = get_layer(collection_id)
+    if spec.name != collection_id:
+        raise NotFoundError(f"no collection '{collection_id}'; did you mean '{spec.name}'?")
+    return spec
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+FeaturesDep = Annotated[FeatureService, Depends(get_feature_service)]
+CollectionDep = Annotated[LayerSpec, Depends(get_collection)]

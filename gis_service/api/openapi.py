@@ -1,0 +1,64 @@
+"""Serve the API definition as OpenAPI 3.0.
+
+OGC API - Features (conformance class oas30) and QGIS expect OpenAPI 3.0, while FastAPI writes 3.1.
+The differences FastAPI's output touches are few (null in ``anyOf``/``type`` lists, ``examples``,
+numeric ``exclusiveMinimum``/``exclusiveMaximum``), so a small rewrite is enough; no maintained library
+does this conversion for FastAPI's output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+
+def to_openapi_30(node: Any) -> Any:
+    """Rewrite a JSON-Schema-2020 flavoured (OpenAPI 3.1) fragment into OpenAPI 3.0 form."""
+    if isinstance(node, list):
+        return [to_openapi_30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: to_openapi_30(value) for key, value in node.items()}
+    for key in ("anyOf", "oneOf"):
+        options = out.get(key)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [o for o in options if o != {"type": "null"}]
+            out.pop(key)
+            if len(rest) == 1:
+                out.update(rest[0])
+            else:
+                out[key] = rest
+            out["nullable"] = True
+    if isinstance(out.get("type"), list):
+        types = [t for t in out["type"] if t != "null"]
+        if len(types) < len(out["type"]):
+            out["nullable"] = True
+        out["type"] = types[0] if len(types) == 1 else types
+    if out.get("const") is not None and "enum" not in out:
+        out["enum"] = [out.pop("const")]
+    if "examples" in out and isinstance(out["examples"], list) and "example" not in out:
+        examples = out.pop("examples")
+        if examples:
+            out["example"] = examples[0]
+    for bound, inclusive in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(bound), int | float) and not isinstance(out.get(bound), bool):
+            out[inclusive] = out.pop(bound)
+            out[bound] = True
+    return out
+
+
+def install(app: FastAPI) -> None:
+    """Make ``app.openapi()`` (served at ``/api``) return OpenAPI 3.0.3."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            schema = to_openapi_30(schema)
+            schema["openapi"] = "3.0.3"
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

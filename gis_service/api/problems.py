@@ -1,0 +1,74 @@
+"""RFC 9457 problem details: every error response of the API, mapped in this one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gis_service.errors import GisServiceError, ImportRejectedError
+
+log = logging.getLogger("gis_service.api")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, instance: str | None = None, **extra: Any) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into problem+json."""
+
+    @app.exception_handler(GisServiceError)
+    async def _domain(request: Request, exc: GisServiceError) -> Response:
+        extra: dict[str, Any] = {}
+        if isinstance(exc, ImportRejectedError):
+            extra["problems"] = [p.__dict__ for p in exc.problems]
+        if exc.status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc.detail)
+        return problem(exc.status, exc.title, exc.detail, request.url.path, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        messages = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body"))
+            messages.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+        return problem(400, "Invalid request", "; ".join(messages), request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        titles = {404: "Not found", 405: "Method not allowed", 406: "Not acceptable"}
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"nothing at {request.url.path}"
+        response = problem(exc.status_code, titles.get(exc.status_code, "Error"), detail, request.url.path)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> Response:
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem(503, "Database unavailable", "the database cannot be reached; try again shortly",
+                       request.url.path)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal error", "the database refused the request", request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal error", "an unexpected error occurred; it has been logged", request.url.path)

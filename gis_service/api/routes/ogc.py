@@ -1,0 +1,223 @@
+"""OGC API - Features Part 1 (Core) and Part 2 (CRS): landing page, conformance, collections, items.
+
+Routes only parse, call a service and shape the response; GeoJSON is serialised once with orjson.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import geopandas as gpd
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from gis_service.api.deps import CollectionDep, FeaturesDep, SettingsDep
+from gis_service.api.geojson import etag, feature_chunks, feature_collection, single_feature
+from gis_service.api.links import (
+    CSV,
+    GEOJSON,
+    HTML,
+    JSON,
+    MEDIA_TYPES,
+    OPENAPI,
+    base_url,
+    link,
+    negotiate,
+    with_params,
+)
+from gis_service.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_crs_parameter, parse_items
+from gis_service.crs import API_CRS, CRS84_URI, epsg_code, ogc_uri, parse_crs, storage_crs
+from gis_service.fileio.writers import office_table, reproject
+from gis_service.layers.registry import LayerSpec
+from gis_service.services.features import Features
+from gis_service.services.layers import LayerService
+
+router = APIRouter()
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+
+FormatParam = Annotated[str | None, Query(alias="f", description="Output format", pattern="^(json|html)$")]
+
+
+def _json(body: Any, media_type: str = JSON, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), media_type=media_type, headers=headers)
+
+
+def _html(request: Request, template: str, **context: Any) -> HTMLResponse:
+    templates = request.app.state.templates
+    settings = request.app.state.settings
+    return templates.TemplateResponse(request, template, {"lang": settings.language, **context})
+
+
+@router.get("/", summary="Landing page", tags=["OGC API - Features"])
+def landing(request: Request, settings: SettingsDep, f: FormatParam = None) -> Response:
+    base = base_url(request)
+    title = "蓬莱镇公有资产与公共服务空间数据服务" if settings.language == "zh" else "Penglai town GIS service"
+    body = {
+        "title": title,
+        "description": "OGC API - Features for the layers of the town: assets, villages, 1+N service points, "
+                       "schools, facilities, settlements, roads, rivers and planning zones.",
+        "links": [
+            link(f"{base}/", "self", JSON, "this document"),
+            link(f"{base}/?f=html", "alternate", HTML, "this document as HTML"),
+            link(f"{base}/api", "service-desc", OPENAPI, "the API definition"),
+            link(f"{base}/api.html", "service-doc", HTML, "the API documentation"),
+            link(f"{base}/conformance", "conformance", JSON, "conformance classes"),
+            link(f"{base}/collections", "data", JSON, "the layers"),
+        ],
+    }
+    if negotiate(request, ("json", "html")) == "html":
+        return _html(request, "landing.html", doc=body)
+    return _json(body)
+
+
+@router.get("/conformance", summary="Conformance classes", tags=["OGC API - Features"])
+def conformance(request: Request, f: FormatParam = None) -> Response:
+    body = {"conformsTo": CONFORMANCE}
+    if negotiate(request, ("json", "html")) == "html":
+        return _html(request, "conformance.html", doc=body)
+    return _json(body)
+
+
+def _collection(request: Request, layer: LayerSpec, extent: tuple[float, float, float, float] | None,
+                count: int, language: str) -> dict[str, Any]:
+    base = f"{base_url(request)}/collections/{layer.name}"
+    body: dict[str, Any] = {
+        "id": layer.name,
+        "title": layer.title(language),
+        "description": f"{layer.zh} / {layer.en}: {count} features, {layer.geometry_type.title()}",
+        "itemType": "feature",
+        "crs": list(API_CRS),
+        "storageCrs": ogc_uri(storage_crs()),
+        "links": [
+            link(base, "self", JSON, "this collection"),
+            link(f"{base}?f=html", "alternate", HTML, "this collection as HTML"),
+            link(f"{base}/items", "items", GEOJSON, "the features"),
+            link(f"{base}/items?f=html", "items", HTML, "the features as HTML"),
+            link(f"{base}/items?f=csv", "items", CSV, "the features as CSV"),
+        ],
+    }
+    if extent is not None:
+        body["extent"] = {"spatial": {"bbox": [list(extent)], "crs": CRS84_URI}}
+    return body
+
+
+@router.get("/collections", summary="The layers", tags=["OGC API - Features"])
+def collections(request: Request, settings: SettingsDep, f: FormatParam = None) -> Response:
+    service = LayerService(request.app.state.engine)
+    items = [_collection(request, s.layer, s.stats.extent, s.stats.count, settings.language)
+             for s in service.summaries()]
+    base = f"{base_url(request)}/collections"
+    body = {"collections": items,
+            "links": [link(base, "self", JSON), link(f"{base}?f=html", "alternate", HTML)]}
+    if negotiate(request, ("json", "html")) == "html":
+        return _html(request, "collections.html", doc=body)
+    return _json(body)
+
+
+@router.get("/collections/{collection_id}", summary="One layer", tags=["OGC API - Features"])
+def collection(request: Request, layer: CollectionDep, settings: SettingsDep, f: FormatParam = None) -> Response:
+    summary = next(s for s in LayerService(request.app.state.engine).summaries() if s.layer.name == layer.name)
+    body = _collection(request, layer, summary.stats.extent, summary.stats.count, settings.language)
+    if negotiate(request, ("json", "html")) == "html":
+        return _html(request, "collection.html", doc=body, layer=layer)
+    return _json(body)
+
+
+@router.get("/collections/{collection_id}/items", summary="Features of a layer", tags=["OGC API - Features"])
+def items(
+    request: Request,
+    layer: CollectionDep,
+    service: FeaturesDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, description=f"Features per page (at most {MAX_LIMIT}; larger values "
+                                f"are reduced to it)", json_schema_extra={"maximum": MAX_LIMIT})] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, description="Features to skip")] = 0,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", json_schema_extra={"enum": list(API_CRS)})] = None,
+    crs: Annotated[str | None, Query(description="CRS of the response",
+                                     json_schema_extra={"enum": list(API_CRS)})] = None,
+    properties: Annotated[str | None, Query(description="Comma-separated fields to return")] = None,
+    sortby: Annotated[str | None, Query(description="Fields to sort by, e.g. -population,name")] = None,
+    f: Annotated[str | None, Query(pattern="^(json|geojson|html|csv)$")] = None,
+) -> Response:
+    fmt = negotiate(request, ("json", "geojson", "html", "csv"), default="geojson")
+    parsed = parse_items(layer, request.query_params, fmt)
+    page = service.page(layer, parsed.query)
+    features = _select_properties(page.features, parsed.properties)
+    returned = len(features)
+    url = str(request.url)
+    links = [link(url, "self", MEDIA_TYPES[fmt] if fmt != "json" else GEOJSON),
+             link(with_params(url, f="html"), "alternate", HTML),
+             link(f"{base_url(request)}/collections/{layer.name}", "collection", JSON)]
+    query = parsed.query
+    if query.offset + returned < page.number_matched:
+        links.append(link(with_params(url, offset=query.offset + query.limit, limit=query.limit), "next", GEOJSON))
+    if query.offset > 0:
+        links.append(link(with_params(url, offset=max(0, query.offset - query.limit), limit=query.limit),
+                          "prev", GEOJSON))
+    headers = {"Content-Crs": f"<{parsed.crs_uri}>"}
+    if fmt == "csv":
+        return _csv(features, parsed.crs, settings.language, headers)
+    if fmt == "html":
+        return _html(request, "items.html", layer=layer, features=features, links=links,
+                     matched=page.number_matched, offset=query.offset)
+    members = {"numberMatched": page.number_matched, "numberReturned": returned,
+               "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"), "links": links}
+    body = feature_collection(feature_chunks(features, parsed.crs), members)
+    return Response(body, media_type=GEOJSON, headers=headers)
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", tags=["OGC API - Features"])
+def item(
+    request: Request,
+    layer: CollectionDep,
+    feature_id: int,
+    service: FeaturesDep,
+    crs: Annotated[str | None, Query(description="CRS of the response",
+                                     json_schema_extra={"enum": list(API_CRS)})] = None,
+    f: Annotated[str | None, Query(pattern="^(json|geojson|html)$")] = None,
+) -> Response:
+    fmt = negotiate(request, ("json", "geojson", "html"), default="geojson")
+    target, uri = parse_crs_parameter(crs, "crs")
+    feature = service.get(layer, feature_id)
+    base = f"{base_url(request)}/collections/{layer.name}"
+    chunk = feature_chunks(feature, target)[0]
+    tag = etag(feature_chunks(feature, parse_crs(CRS84_URI))[0])
+    if fmt == "html":
+        return _html(request, "item.html", layer=layer, features=feature, etag=tag)
+    links = [link(f"{base}/items/{feature_id}", "self", GEOJSON), link(f"{base}/items/{feature_id}?f=html",
+             "alternate", HTML), link(base, "collection", JSON)]
+    return Response(single_feature(chunk, links), media_type=GEOJSON,
+                    headers={"Content-Crs": f"<{uri}>", "ETag": tag})
+
+
+def _select_properties(features: Features, names: tuple[str, ...] | None) -> Features:
+    if names is None:
+        return features
+    keep = set(names)
+    features.properties = [{k: v for k, v in p.items() if k in keep} for p in features.properties]
+    features.extra_geometries = {k: v for k, v in features.extra_geometries.items() if k in keep}
+    return features
+
+
+def _csv(features: Features, crs: Any, language: str, headers: dict[str, str]) -> Response:
+    layer = features.layer
+    frame = gpd.GeoDataFrame(features.properties, geometry=gpd.GeoSeries(features.geometries, crs=4490))
+    for name, geoms in features.extra_geometries.items():
+        frame[name] = geoms
+    target = crs if epsg_code(crs) not in (None, 4326) else storage_crs()
+    frame = reproject(frame, layer, target)
+    table = office_table(frame, layer, target, language)
+    headers = {**headers, "Content-Crs": f"<{ogc_uri(target)}>",
+               "Content-Disposition": f'attachment; filename="{layer.name}.csv"'}
+    return Response(table.to_csv(index=False).encode("utf-8-sig"), media_type=f"{CSV}; charset=utf-8",
+                    headers=headers)

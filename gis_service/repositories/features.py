@@ -1,0 +1,78 @@
+"""SQL for reading features one page at a time (the OGC API items), on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, and_, func, select
+
+from gis_service.db.base import STORAGE_SRID
+from gis_service.db.dialects import dialect_for
+from gis_service.layers.registry import LayerSpec
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class FeatureQuery:
+    """Which features, in what order: equality filters on fields, a bbox in EPSG:4490 (lon/lat), sort keys."""
+
+    equals: dict[str, Any] = field(default_factory=dict)
+    bbox: BBox | None = None
+    sortby: tuple[tuple[str, bool], ...] = ()  # (field, descending)
+    limit: int = 10
+    offset: int = 0
+
+
+class FeatureRepository:
+    """Read features of one layer on an open connection."""
+
+    def __init__(self, conn: Connection, layer: LayerSpec) -> None:
+        self.conn = conn
+        self.layer = layer
+        self.table = layer.table
+        self.dialect = dialect_for(conn)
+
+    @property
+    def attribute_names(self) -> list[str]:
+        return [f.name for f in self.layer.fields]
+
+    def _columns(self) -> list[Any]:
+        table = self.table
+        return [
+            table.c.id, *(table.c[n] for n in self.attribute_names), table.c.created_at, table.c.updated_at,
+            *(self.dialect.as_wkb(table.c[g]).label(g) for g in self.layer.geometry_columns),
+        ]
+
+    def _where(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [self.table.c[name] == value for name, value in query.equals.items()]
+        if query.bbox is not None:
+            geom = self.table.c[self.layer.geometry_column]
+            conditions.append(self.dialect.intersects_bbox(self.table, geom, query.bbox, STORAGE_SRID))
+        return conditions
+
+    def count(self, query: FeatureQuery) -> int:
+        statement = select(func.count()).select_from(self.table)
+        conditions = self._where(query)
+        if conditions:
+            statement = statement.where(and_(*conditions))
+        return int(self.conn.execute(statement).scalar_one())
+
+    def page(self, query: FeatureQuery) -> Sequence[Row[Any]]:
+        """One page of rows: id, attributes, created_at, updated_at, then WKB of each geometry column.
+
+        The order is stable: the sort keys, then id.
+        """
+        order = [self.table.c[name].desc() if descending else self.table.c[name].asc()
+                 for name, descending in query.sortby]
+        statement = select(*self._columns()).order_by(*order, self.table.c.id).limit(query.limit).offset(query.offset)
+        conditions = self._where(query)
+        if conditions:
+            statement = statement.where(and_(*conditions))
+        return self.conn.execute(statement).all()
+
+    def get(self, feature_id: int) -> Row[Any] | None:
+        statement = select(*self._columns()).where(self.table.c.id == feature_id)
+        return self.conn.execute(statement).one_or_none()

@@ -1,0 +1,97 @@
+"""Reading features for the API: pages of a layer and single features, with geometries as shapely objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, Row
+
+from gis_service.db.dialects import geometries_from_wkb
+from gis_service.errors import InvalidInputError, NotFoundError
+from gis_service.layers.codelists import code_lookup
+from gis_service.layers.registry import LayerSpec
+from gis_service.layers.validation import convert_value
+from gis_service.repositories.features import FeatureQuery, FeatureRepository
+
+
+@dataclass
+class Features:
+    """Features of one layer: ids, attribute dicts, audit times and geometries (EPSG:4490)."""
+
+    layer: LayerSpec
+    ids: list[int]
+    properties: list[dict[str, Any]]
+    updated: list[datetime]
+    geometries: np.ndarray
+    extra_geometries: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class FeaturePage:
+    features: Features
+    number_matched: int
+    query: FeatureQuery
+
+
+class FeatureService:
+    """Read access to layers as features."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def page(self, layer: LayerSpec, query: FeatureQuery) -> FeaturePage:
+        """One page of matching features and the total number that match."""
+        with self.engine.connect() as conn:
+            repo = FeatureRepository(conn, layer)
+            rows = repo.page(query)
+            matched = repo.count(query) if (query.offset or len(rows) >= query.limit) else query.offset + len(rows)
+        return FeaturePage(_features(layer, rows), matched, query)
+
+    def get(self, layer: LayerSpec, feature_id: int) -> Features:
+        """One feature, or :class:`NotFoundError`."""
+        with self.engine.connect() as conn:
+            row = FeatureRepository(conn, layer).get(feature_id)
+        if row is None:
+            raise NotFoundError(f"{layer.name} has no feature {feature_id}")
+        return _features(layer, [row])
+
+
+def parse_equals(layer: LayerSpec, raw: dict[str, str]) -> dict[str, Any]:
+    """Equality filters from query parameters: values converted to the field's type; code-list fields
+    accept a code or either label."""
+    equals: dict[str, Any] = {}
+    for name, text in raw.items():
+        spec = layer.field(name)
+        try:
+            value = convert_value(spec.kind, text)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"'{text}' is not a valid value for {name} ({spec.kind})") from None
+        if spec.info.codelist:
+            value = code_lookup(spec.info.codelist).get(str(value).casefold(), value)
+        equals[name] = value
+    return equals
+
+
+def _features(layer: LayerSpec, rows: Sequence[Row[Any]]) -> Features:
+    names = [f.name for f in layer.fields]
+    n_attr = len(names)
+    properties = [dict(zip(names, row[1:1 + n_attr], strict=True)) for row in rows]
+    geometry_offset = 3 + n_attr
+    geoms = {name: geometries_from_wkb([r[geometry_offset + i] for r in rows])
+             for i, name in enumerate(layer.geometry_columns)}
+    return Features(
+        layer=layer,
+        ids=[int(r[0]) for r in rows],
+        properties=properties,
+        updated=[r[2 + n_attr] for r in rows],
+        geometries=geoms[layer.geometry_column],
+        extra_geometries={g.name: geoms[g.name] for g in layer.extra_geometries},
+    )
+

@@ -1,0 +1,75 @@
+"""The gis-service command as a user runs it: a real process, real files, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+from shapely.geometry import Point
+
+from tests.conftest import ROOT
+
+CLI = [sys.executable, "-m", "gis_service"]
+
+
+def run(args: list[str], db: Path, *extra_env: tuple[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GIS_DATABASE_URL": f"sqlite:///{db}", **dict(extra_env)}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+
+def _settlements(path: Path, population: list[object]) -> Path:
+    frame = gpd.GeoDataFrame(
+        {"code": [f"S{i}" for i in range(len(population))], "name": ["王家湾"] * len(population),
+         "village_code": ["510923100201"] * len(population), "population": population},
+        geometry=[Point(105.25 + i / 1000, 30.59) for i in range(len(population))], crs=4490)
+    pyogrio.write_dataframe(frame, path)
+    return path
+
+
+def test_import_list_export(tmp_path: Path) -> None:
+    db = tmp_path / "cli.sqlite"
+    good = _settlements(tmp_path / "good.gpkg", [10, 20])
+    result = run(["layers", "import", str(good), "--layer", "settlements"], db)
+    assert result.returncode == 0, result.stderr
+    assert "imported 2 features" in result.stdout
+    listing = run(["layers", "list"], db)
+    assert listing.returncode == 0
+    line = next(row for row in listing.stdout.splitlines() if "settlements" in row)
+    assert "POINT" in line and " 2 " in line
+    out = tmp_path / "out" / "settlements.shp"
+    exported = run(["layers", "export", "settlements", "--format", "shp", "--out", str(out), "--crs", "EPSG:4544"], db)
+    assert exported.returncode == 0, exported.stderr
+    assert out.with_suffix(".cpg").read_text().upper() == "GBK"
+    assert pyogrio.read_info(out)["crs"] == "EPSG:4544"
+
+
+def test_rejected_import_exits_2_and_names_row_and_field(tmp_path: Path) -> None:
+    db = tmp_path / "cli.sqlite"
+    bad = _settlements(tmp_path / "bad.gpkg", [10, "很多"])
+    result = run(["layers", "import", str(bad), "--layer", "settlements"], db)
+    assert result.returncode == 2
+    assert "bad.gpkg, row 2, field '人口': '很多' is not a whole number" in result.stderr
+    assert "nothing was imported" in result.stderr
+    listing = run(["layers", "list"], db)
+    line = next(row for row in listing.stdout.splitlines() if "settlements" in row)
+    assert " 0 " in line
+
+
+def test_other_errors_exit_1(tmp_path: Path) -> None:
+    result = run(["layers", "export", "nosuch", "--format", "gpkg", "--out", str(tmp_path / "x.gpkg")],
+                 tmp_path / "cli.sqlite")
+    assert result.returncode == 1
+    assert "unknown layer 'nosuch'" in result.stderr
+
+
+def test_english_headers_by_setting(tmp_path: Path) -> None:
+    db = tmp_path / "cli.sqlite"
+    run(["layers", "import", str(_settlements(tmp_path / "s.gpkg", [5])), "--layer", "settlements"], db)
+    out = tmp_path / "s.csv"
+    result = run(["layers", "export", "settlements", "--format", "csv", "--out", str(out)], db, ("GIS_LANGUAGE", "en"))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text(encoding="utf-8-sig").splitlines()[0].startswith("settlement code,name,village code")
