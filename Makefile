@@ -15,7 +15,7 @@ demo: setup
 	$(BIN)/gis-service demo
 
 test: setup-postgis
-	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python -m pytest -n 2 -q
+	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 bench: setup-postgis
 	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench.py --out docs/benchmarks.md

@@ -73,3 +73,32 @@ def test_english_headers_by_setting(tmp_path: Path) -> None:
     result = run(["layers", "export", "settlements", "--format", "csv", "--out", str(out)], db, ("GIS_LANGUAGE", "en"))
     assert result.returncode == 0, result.stderr
     assert out.read_text(encoding="utf-8-sig").splitlines()[0].startswith("settlement code,name,village code")
+
+
+def test_serve_starts_the_api(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "GIS_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite'}"}
+    process = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                landing = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert landing.status_code == 200
+        assert {link["rel"] for link in landing.json()["links"]} >= {"service-desc", "data", "conformance"}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
