@@ -49,9 +49,9 @@ def single_feature(chunk: bytes, links: list[dict[str, Any]]) -> bytes:
     return chunk[:-1] + b',"links":' + orjson.dumps(links) + b"}"
 
 
-def etag(chunk: bytes) -> str:
-    """A strong ETag: the hash of the feature as served in its storage form."""
-    return '"' + hashlib.sha256(chunk).hexdigest()[:32] + '"'
+def etag(body: bytes) -> str:
+    """A strong ETag: the hash of the representation sent."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def _geometry_json(geoms: np.ndarray) -> list[bytes]:

@@ -10,6 +10,7 @@ from starlette.datastructures import QueryParams
 from gis_service.crs import API_CRS, CRS84_URI, bbox_to_storage, north_first, parse_crs
 from gis_service.errors import InvalidInputError
 from gis_service.layers.registry import LayerSpec
+from gis_service.layers.validation import INT64_MAX
 from gis_service.repositories.features import FeatureQuery
 from gis_service.services.features import parse_equals
 
@@ -73,6 +74,8 @@ def _integer(params: QueryParams, name: str, default: int, minimum: int) -> int:
         raise InvalidInputError(f"{name} must be a whole number, not '{raw}'") from None
     if value < minimum:
         raise InvalidInputError(f"{name} must be at least {minimum}")
+    if value > INT64_MAX:
+        raise InvalidInputError(f"{name} is too large")
     return value
 
 

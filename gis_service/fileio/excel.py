@@ -73,6 +73,10 @@ def write_workbook(table: pd.DataFrame, layer: LayerSpec, path: Path, crs: CRS, 
             cell.fill = _REQUIRED_FILL
     for row in table.itertuples(index=False, name=None):
         sheet.append([None if _missing(v) else v for v in row])
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
+            if cell.data_type == "f":  # text such as "=1+1" stays text: no formulas from data
+                cell.data_type = "s"
     for index, column in enumerate(table.columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(str(column)) * 2 + 2))
     sheet.freeze_panes = "A2"

@@ -68,11 +68,14 @@ SHAPEFILE_NAMES = {
 # Coordinate columns of office tables. A projected CRS is written into the header, e.g. "X坐标(EPSG:4544)".
 LONGITUDE = {"zh": "经度", "en": "longitude"}
 LATITUDE = {"zh": "纬度", "en": "latitude"}
-EASTING = {"zh": "X坐标", "en": "x"}
-NORTHING = {"zh": "Y坐标", "en": "y"}
+# Chinese survey practice (and EPSG:4544/4523) calls the northing X and the easting Y; English "x" is east.
+# Exports name the direction to leave no doubt.
+EASTING = {"zh": "东坐标", "en": "easting"}
+NORTHING = {"zh": "北坐标", "en": "northing"}
 WKT = {"zh": "几何(WKT)", "en": "geometry (WKT)"}
-X_HEADERS = {"经度", "longitude", "lon", "lng", "x", "x坐标", "东坐标", "easting"}
-Y_HEADERS = {"纬度", "latitude", "lat", "y", "y坐标", "北坐标", "northing"}
+X_HEADERS = {"经度", "longitude", "lon", "lng", "x", "东坐标", "easting", "y坐标"}
+Y_HEADERS = {"纬度", "latitude", "lat", "y", "北坐标", "northing", "x坐标"}
+PROJECTED_HEADERS = {"x", "y", "x坐标", "y坐标", "东坐标", "北坐标", "easting", "northing"}
 WKT_HEADERS = {"几何(wkt)", "geometry (wkt)", "wkt", "geometry", "geom", "几何"}
 CRS_IN_HEADER = re.compile(r"^(?P<name>.*?)\s*[(（](?P<crs>EPSG:\d+)[)）]\s*$", re.IGNORECASE)
 

@@ -3,6 +3,7 @@ the file's CRS, and the row number a user would look for. Checking values is val
 
 from __future__ import annotations
 
+import csv
 import io
 import shutil
 import tempfile
@@ -10,6 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -21,6 +23,7 @@ from gis_service.errors import ImportRejectedError, InvalidInputError, RowProble
 from gis_service.fileio.excel import join_long_cells
 from gis_service.fileio.formats import (
     CRS_IN_HEADER,
+    PROJECTED_HEADERS,
     SHAPEFILE_NAMES,
     WKT_HEADERS,
     X_HEADERS,
@@ -97,10 +100,12 @@ def _read_gis(
             raise ImportRejectedError(problems=[RowProblem(
                 path.name, None, None, "text is not valid UTF-8")]) from None
         raw = _read_dbf_bytes(path)
-        _decode_bytes_as(raw, path, encoding or _declared_encoding(path), hint="")
-        raise AssertionError("unreachable: a decode error must have been found") from None
+        _decode_bytes_as(raw, path, encoding or _declared_encoding(path), hint="")  # raises at the bad cell
+        raise ImportRejectedError(problems=[RowProblem(path.name, None, None, "text cannot be decoded")]) from None
     except pyogrio.errors.DataSourceError as exc:
         raise InvalidInputError(f"{path.name}: cannot be read as {fmt.value}: {exc}") from None
+    if not isinstance(frame, gpd.GeoDataFrame) or "geometry" not in frame:
+        raise ImportRejectedError(problems=[RowProblem(path.name, None, None, "the file has no geometry")])
     crs = src_crs or (CRS(frame.crs) if frame.crs is not None else None)
     if crs is None:
         raise UnknownCRSError(f"{path.name}: the file has no CRS (no .prj?); pass --src-crs EPSG:xxxx")
@@ -173,24 +178,24 @@ def _read_table(
     path: Path, layer: LayerSpec, fmt: FileFormat, src_crs: CRS | None, encoding: str | None
 ) -> SourceTable:
     if fmt is FileFormat.CSV:
-        frame = _read_csv(path, encoding)
+        frame, row_numbers = _read_csv(path, encoding)
     else:
         try:
             frame = pd.read_excel(path, sheet_name=0, dtype=object)
         except Exception as exc:  # openpyxl raises many kinds for broken files
             raise InvalidInputError(f"{path.name}: cannot be read as Excel .xlsx: {exc}") from None
         frame = join_long_cells(frame)
+        row_numbers = np.arange(2, len(frame) + 2)  # header is line 1
     frame.columns = [str(c).strip() for c in frame.columns]
-    row_numbers = np.arange(2, len(frame) + 2)  # header is line 1
     x_col, y_col, wkt_col, header_crs = _coordinate_columns(frame.columns)
     crs = src_crs or header_crs
     problems: list[RowProblem] = []
     if x_col and y_col:
         if crs is None:
-            if x_col.casefold() in ("x", "x坐标", "东坐标", "easting"):
+            if x_col.casefold() in PROJECTED_HEADERS:
                 raise UnknownCRSError(
                     f"{path.name}: X/Y columns need a CRS: write it in the header, e.g. "
-                    "'X坐标(EPSG:4544)', or pass --src-crs"
+                    "'北坐标(EPSG:4544)', or pass --src-crs"
                 )
             crs = parse_crs(4490)  # longitude/latitude tables are CGCS2000 unless told otherwise
         geometries = _points_from_columns(frame, x_col, y_col, row_numbers, path.name, problems)
@@ -210,7 +215,9 @@ def _read_table(
     return table
 
 
-def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
+def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows of a CSV file as text, with the line each starts on; blank lines are skipped, rows with more
+    or fewer fields than the header are rejected."""
     data = path.read_bytes()
     codec = encoding or "utf-8-sig"
     try:
@@ -221,7 +228,28 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
             path.name, line, None, f"text is not valid {codec}; try --encoding gbk (or gb18030)")]) from None
     except LookupError:
         raise InvalidInputError(f"unknown text encoding '{codec}'") from None
-    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    problems: list[RowProblem] = []
+    start = 1
+    for record in reader:
+        if any(field.strip() for field in record):
+            if header is None:
+                header = record
+            elif len(record) != len(header):
+                problems.append(RowProblem(path.name, start, None,
+                                           f"{len(record)} fields, but the header has {len(header)}"))
+            else:
+                rows.append(record)
+                lines.append(start)
+        start = reader.line_num + 1
+    if header is None:
+        raise ImportRejectedError(problems=[RowProblem(path.name, None, None, "the file is empty")])
+    if problems:
+        raise ImportRejectedError(problems=problems)
+    return pd.DataFrame(rows, columns=header, dtype=object), np.array(lines, dtype=int)
 
 
 def _coordinate_columns(columns: pd.Index) -> tuple[str | None, str | None, str | None, CRS | None]:

@@ -39,11 +39,20 @@ def write_layer(
     footprints travel as WKT text, except in Shapefiles, where they go to ``<stem>_<column>.shp``.
     """
     target = parse_crs(KML_CRS) if fmt is FileFormat.KML else (crs or CRS(frame.crs))
-    frame = reproject(frame, layer, target)
+    frame = with_field_types(reproject(frame, layer, target), layer)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt.tabular:
         return [_write_table(frame, layer, fmt, path, target, encoding, language)]
     return _write_gis(frame, layer, fmt, path, encoding)
+
+
+def with_field_types(frame: gpd.GeoDataFrame, layer: LayerSpec) -> gpd.GeoDataFrame:
+    """Integer fields as nullable integers: a column with gaps must not turn into floats (3 → 3.0)."""
+    for spec in layer.fields:
+        if spec.kind == "int" and spec.name in frame:
+            frame[spec.name] = pd.array([None if v is None or pd.isna(v) else int(v) for v in frame[spec.name]],
+                                        dtype="Int64")
+    return frame
 
 
 def reproject(frame: gpd.GeoDataFrame, layer: LayerSpec, target: CRS) -> gpd.GeoDataFrame:
@@ -65,14 +74,16 @@ def _extra_as_wkt(frame: gpd.GeoDataFrame, layer: LayerSpec) -> gpd.GeoDataFrame
 def _write_gis(
     frame: gpd.GeoDataFrame, layer: LayerSpec, fmt: FileFormat, path: Path, encoding: str | None
 ) -> list[Path]:
+    if fmt is FileFormat.SHP:
+        _check_dbf_text(frame, layer, encoding or "GBK")
     if path.exists():
         _remove_dataset(path, fmt)
     written = [path]
     if fmt is FileFormat.SHP:
         written += _write_shapefile_companions(frame, layer, path, encoding)
+        encoding = encoding or "GBK"  # what Chinese desktop GIS expects; a .cpg says so
         frame = frame.drop(columns=[g.name for g in layer.extra_geometries])
         frame = frame.rename(columns=SHAPEFILE_NAMES)
-        encoding = encoding or "GBK"  # what Chinese desktop GIS expects; a .cpg says so
     else:
         frame = _extra_as_wkt(frame, layer)
     frame = _dates_as_text(frame, layer) if fmt in (FileFormat.KML, FileFormat.SHP) else frame
@@ -117,12 +128,31 @@ def _dates_as_text(frame: gpd.GeoDataFrame, layer: LayerSpec) -> gpd.GeoDataFram
     return frame
 
 
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml")
+DBF_TEXT_BYTES = 254  # dBASE text fields hold at most 254 bytes; GDAL would cut longer text silently
+
+
 def _remove_dataset(path: Path, fmt: FileFormat) -> None:
     if fmt is FileFormat.SHP:
-        for sibling in path.parent.glob(f"{path.stem}.*"):
-            sibling.unlink()
+        for suffix in SHAPEFILE_PARTS:
+            path.with_name(path.stem + suffix).unlink(missing_ok=True)
     else:
         path.unlink()
+
+
+def _check_dbf_text(frame: gpd.GeoDataFrame, layer: LayerSpec, encoding: str) -> None:
+    """Refuse, rather than cut, text a Shapefile cannot hold."""
+    too_long = []
+    for spec in layer.fields:
+        if spec.kind != "text" or spec.name not in frame:
+            continue
+        for code, value in zip(frame["code"], frame[spec.name], strict=True):
+            if isinstance(value, str) and len(value.encode(encoding, errors="replace")) > DBF_TEXT_BYTES:
+                too_long.append(f"{code} ({spec.name})")
+    if too_long:
+        raise InvalidInputError(
+            f"text longer than {DBF_TEXT_BYTES} bytes does not fit a Shapefile field: {', '.join(too_long[:20])}; "
+            "export as GeoPackage or Excel instead")
 
 
 # ---------------------------------------------------------------- office tables

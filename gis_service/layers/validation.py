@@ -6,6 +6,7 @@ the import is rejected as a whole if any is found.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +24,8 @@ from gis_service.layers.codelists import CODELISTS, code_lookup
 from gis_service.layers.registry import FieldSpec, LayerSpec
 
 MAX_PROBLEMS = 1000
+# Characters no text field should hold (Excel refuses them too); tab and line breaks are allowed.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 _SINGLE_TO_MULTI = {"Polygon": shapely.MultiPolygon, "LineString": shapely.MultiLineString}
 
@@ -119,6 +122,8 @@ def _check_field(source: SourceTable, spec: FieldSpec, problems: list[RowProblem
 
 def _check_value(value: Any, spec: FieldSpec, lookup: dict[str, str] | None) -> str | None:
     info = spec.info
+    if spec.kind == "text" and _CONTROL_CHARACTERS.search(value):
+        return "contains control characters (invisible bytes); remove them"
     if lookup is not None and value.casefold() not in lookup:
         allowed = "、".join(f"{zh}({code})" for code, (zh, _en) in CODELISTS[info.codelist or ""].items())
         return f"'{value}' is not one of: {allowed}"
@@ -167,15 +172,22 @@ def _to_text(raw: Any) -> str:
     return str(raw).strip()
 
 
+INT64_MAX = 2**63 - 1
+
+
 def _to_int(raw: Any) -> int:
     if isinstance(raw, bool):
         raise ValueError(raw)
     if isinstance(raw, int | np.integer):
-        return int(raw)
-    number = float(str(raw).strip().replace(",", ""))
-    if not number.is_integer():
+        value = int(raw)
+    else:
+        number = float(str(raw).strip().replace(",", ""))
+        if not number.is_integer():
+            raise ValueError(raw)
+        value = int(number)
+    if abs(value) > INT64_MAX:  # what both databases can store
         raise ValueError(raw)
-    return int(number)
+    return value
 
 
 def _to_float(raw: Any) -> float:

@@ -65,7 +65,8 @@ class FeatureRepository:
 
         The order is stable: the sort keys, then id.
         """
-        order = [self.table.c[name].desc() if descending else self.table.c[name].asc()
+        # NULLS LAST on both backends (SQLite's default is first, PostgreSQL's last when ascending).
+        order = [(self.table.c[name].desc() if descending else self.table.c[name].asc()).nulls_last()
                  for name, descending in query.sortby]
         statement = select(*self._columns()).order_by(*order, self.table.c.id).limit(query.limit).offset(query.offset)
         conditions = self._where(query)

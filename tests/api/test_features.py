@@ -125,3 +125,30 @@ def test_errors_are_problem_json(client: httpx.Client, url: str, status: int) ->
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
     assert body["status"] == status and body["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/collections/assets/items/100000000000000000000", "/collections/assets/items?offset=100000000000000000000",
+     "/collections/settlements/items?population=1e30",
+     "/collections/settlements/items?population=100000000000000000000"],
+)
+def test_huge_numbers_are_client_errors(client: httpx.Client, url: str) -> None:
+    response = client.get(url)
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_etag_is_per_representation_and_answers_if_none_match(client: httpx.Client) -> None:
+    plain = client.get("/collections/assets/items/1")
+    swapped = client.get("/collections/assets/items/1", params={"crs": f"{EPSG}4326"})
+    assert plain.headers["ETag"] != swapped.headers["ETag"]
+    again = client.get("/collections/assets/items/1", headers={"If-None-Match": plain.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+
+
+def test_csv_honours_the_requested_crs(client: httpx.Client) -> None:
+    response = client.get("/collections/schools/items", params={"f": "csv", "crs": f"{EPSG}4544", "limit": 2})
+    assert response.headers["Content-Crs"] == f"<{EPSG}4544>"
+    header = response.content.decode("utf-8-sig").splitlines()[0]
+    assert "东坐标(EPSG:4544)" in header and "北坐标(EPSG:4544)" in header

@@ -137,7 +137,8 @@ def test_unknown_crs(service: LayerService, tmp_path: Path) -> None:
 
 def test_xy_columns_without_crs(service: LayerService, tmp_path: Path) -> None:
     path = tmp_path / "xy.csv"
-    path.write_text("code,name,village_code,population,X坐标,Y坐标\nA1,甲,510923100201,10,524000,3385000\n",
+    # Chinese survey convention: X is the northing, Y the easting.
+    path.write_text("code,name,village_code,population,X坐标,Y坐标\nA1,甲,510923100201,10,3385000,524000\n",
                     encoding="utf-8")
     with pytest.raises(UnknownCRSError, match="X/Y columns need a CRS"):
         service.import_file(path, "settlements")

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import geopandas as gpd
 import orjson
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as FastAPIPath
 from fastapi.responses import HTMLResponse, Response
 
 from gis_service.api.deps import CollectionDep, FeaturesDep, SettingsDep
@@ -28,8 +29,8 @@ from gis_service.api.links import (
     with_params,
 )
 from gis_service.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_crs_parameter, parse_items
-from gis_service.crs import API_CRS, CRS84_URI, epsg_code, ogc_uri, parse_crs, storage_crs
-from gis_service.fileio.writers import office_table, reproject
+from gis_service.crs import API_CRS, CRS84_URI, epsg_code, ogc_uri, storage_crs
+from gis_service.fileio.writers import office_table, reproject, with_field_types
 from gis_service.layers.registry import LayerSpec
 from gis_service.services.features import Features
 from gis_service.services.layers import LayerService
@@ -140,7 +141,7 @@ def items(
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, description=f"Features per page (at most {MAX_LIMIT}; larger values "
                                 f"are reduced to it)", json_schema_extra={"maximum": MAX_LIMIT})] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Features to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Features to skip")] = 0,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", json_schema_extra={"enum": list(API_CRS)})] = None,
     crs: Annotated[str | None, Query(description="CRS of the response",
@@ -180,7 +181,7 @@ def items(
 def item(
     request: Request,
     layer: CollectionDep,
-    feature_id: int,
+    feature_id: Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="Feature id")],
     service: FeaturesDep,
     crs: Annotated[str | None, Query(description="CRS of the response",
                                      json_schema_extra={"enum": list(API_CRS)})] = None,
@@ -190,14 +191,16 @@ def item(
     target, uri = parse_crs_parameter(crs, "crs")
     feature = service.get(layer, feature_id)
     base = f"{base_url(request)}/collections/{layer.name}"
-    chunk = feature_chunks(feature, target)[0]
-    tag = etag(feature_chunks(feature, parse_crs(CRS84_URI))[0])
     if fmt == "html":
-        return _html(request, "item.html", layer=layer, features=feature, etag=tag)
+        return _html(request, "item.html", layer=layer, features=feature)
     links = [link(f"{base}/items/{feature_id}", "self", GEOJSON), link(f"{base}/items/{feature_id}?f=html",
              "alternate", HTML), link(base, "collection", JSON)]
-    return Response(single_feature(chunk, links), media_type=GEOJSON,
-                    headers={"Content-Crs": f"<{uri}>", "ETag": tag})
+    body = single_feature(feature_chunks(feature, target)[0], links)
+    tag = etag(body)  # of the bytes sent: another CRS is another representation
+    headers = {"Content-Crs": f"<{uri}>", "ETag": tag}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
 def _select_properties(features: Features, names: tuple[str, ...] | None) -> Features:
@@ -214,8 +217,8 @@ def _csv(features: Features, crs: Any, language: str, headers: dict[str, str]) -
     frame = gpd.GeoDataFrame(features.properties, geometry=gpd.GeoSeries(features.geometries, crs=4490))
     for name, geoms in features.extra_geometries.items():
         frame[name] = geoms
-    target = crs if epsg_code(crs) not in (None, 4326) else storage_crs()
-    frame = reproject(frame, layer, target)
+    target = crs if epsg_code(crs) is not None else storage_crs()
+    frame = with_field_types(reproject(frame, layer, target), layer)
     table = office_table(frame, layer, target, language)
     headers = {**headers, "Content-Crs": f"<{ogc_uri(target)}>",
                "Content-Disposition": f'attachment; filename="{layer.name}.csv"'}
