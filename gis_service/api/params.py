@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from pyproj import CRS
 from starlette.datastructures import QueryParams
@@ -18,8 +20,9 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
 FORMATS = ("json", "geojson", "html", "csv")
 # Parameters of /items besides one equality filter per field.
-ITEMS_PARAMETERS = {"limit", "offset", "bbox", "bbox-crs", "crs", "properties", "sortby", "f", "datetime", "lang"}
-NOT_YET = {"filter", "filter-lang", "filter-crs"}
+ITEMS_PARAMETERS = {"limit", "offset", "bbox", "bbox-crs", "crs", "properties", "sortby", "f", "datetime", "lang",
+                    "filter", "filter-lang", "filter-crs"}
+FILTER_LANGUAGES = ("cql2-text", "cql2-json")
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,6 @@ def parse_items(layer: LayerSpec, params: QueryParams, fmt: str) -> ItemsRequest
     fields = {f.name for f in layer.fields}
     unknown = [k for k in params if k not in ITEMS_PARAMETERS and k not in fields]
     if unknown:
-        if set(unknown) & NOT_YET:
-            raise InvalidInputError("CQL2 filtering (filter=) is not available yet; use field=value parameters")
         raise InvalidInputError(
             f"unknown parameter(s) {', '.join(unknown)}; fields of {layer.name} are: {', '.join(sorted(fields))}")
     limit = min(_integer(params, "limit", DEFAULT_LIMIT, 1), MAX_LIMIT)
@@ -59,9 +60,28 @@ def parse_items(layer: LayerSpec, params: QueryParams, fmt: str) -> ItemsRequest
             first_low, second_low, first_high, second_high = second_low, first_low, second_high, first_high
         bbox = bbox_to_storage((first_low, second_low, first_high, second_high), bbox_crs)
     equals = parse_equals(layer, {k: v for k, v in params.items() if k in fields})
+    cql2 = parse_filter(params["filter"], params.get("filter-lang")) if params.get("filter") else None
+    filter_crs, _ = parse_crs_parameter(params.get("filter-crs"), "filter-crs")
     query = FeatureQuery(equals=equals, bbox=bbox, sortby=_sortby(params.get("sortby"), fields),
-                         limit=limit, offset=offset)
+                         limit=limit, offset=offset, cql2=cql2, filter_crs=filter_crs)
     return ItemsRequest(query, crs, crs_uri, _properties(params.get("properties"), fields), fmt)
+
+
+def parse_filter(text: str, language: str | None) -> Any:
+    """Parse a CQL2 filter (cql2-text by default) with pygeofilter; syntax errors are 400s."""
+    language = language or "cql2-text"
+    if language not in FILTER_LANGUAGES:
+        raise InvalidInputError(f"filter-lang '{language}' is not offered; use cql2-text or cql2-json")
+    try:
+        if language == "cql2-json":
+            from pygeofilter.parsers.cql2_json import parse as parse_json
+
+            return parse_json(json.loads(text))
+        from pygeofilter.parsers.cql2_text import parse as parse_text
+
+        return parse_text(text)
+    except Exception as exc:  # lark and json raise many kinds; all mean a malformed filter
+        raise InvalidInputError(f"filter is not valid {language}: {str(exc).splitlines()[0][:200]}") from None
 
 
 def _integer(params: QueryParams, name: str, default: int, minimum: int) -> int:

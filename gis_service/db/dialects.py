@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Connection, Table, and_, func, select
+from sqlalchemy import Connection, LargeBinary, Table, and_, bindparam, func, select
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.sql.elements import ColumnElement
@@ -51,6 +51,14 @@ class SpatialDialect:
     ) -> ColumnElement[bool]:
         """Rows whose geometry intersects ``bbox`` (in the column's CRS), using the spatial index."""
         raise NotImplementedError
+
+    def geometry_literal(self, wkb: bytes, srid: int) -> ColumnElement[Any]:
+        """A bound geometry value."""
+        return func.ST_GeomFromWKB(bindparam(None, wkb, type_=LargeBinary), srid)
+
+    def spatial_predicate(self, function: str, column: Any, other: Any) -> ColumnElement[bool]:
+        """``function(column, other)`` (ST_Intersects, ST_Within…) as a boolean condition."""
+        return getattr(func, function)(column, other)
 
 
 class PostGISDialect(SpatialDialect):
@@ -143,6 +151,13 @@ class SpatiaLiteDialect(SpatialDialect):
             index.c.search_frame == frame,
         )
         return and_(table.c.id.in_(candidates), func.ST_Intersects(column, frame) == 1)
+
+    def geometry_literal(self, wkb: bytes, srid: int) -> ColumnElement[Any]:
+        return func.GeomFromWKB(bindparam(None, wkb, type_=LargeBinary), srid)
+
+    def spatial_predicate(self, function: str, column: Any, other: Any) -> ColumnElement[bool]:
+        # SpatiaLite's predicates return 1, 0 or -1 (error), not booleans.
+        return getattr(func, function)(column, other) == 1
 
     def extent(self, column: Any) -> list[ColumnElement[Any]]:
         return [func.MIN(func.MbrMinX(column)), func.MIN(func.MbrMinY(column)),

@@ -71,6 +71,8 @@ def _spatialite_engine(settings: Settings, **kwargs: Any) -> Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # LIKE is case-sensitive in PostgreSQL; make SQLite agree (CQL2 CASEI asks for the other).
+        cursor.execute("PRAGMA case_sensitive_like=ON")
         if cursor.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
             # WGS84-only init takes 0.4 s instead of 9 s for all 6,215 EPSG systems.
             cursor.execute("PRAGMA journal_mode=WAL")

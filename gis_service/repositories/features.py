@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyproj import CRS
 from sqlalchemy import ColumnElement, Connection, Row, and_, func, select
 
+from gis_service.crs import CRS84_URI, parse_crs
 from gis_service.db.base import STORAGE_SRID
 from gis_service.db.dialects import dialect_for
 from gis_service.layers.registry import LayerSpec
+from gis_service.repositories.cql2 import FilterCompiler
 
 BBox = tuple[float, float, float, float]
 
@@ -22,6 +25,8 @@ class FeatureQuery:
     equals: dict[str, Any] = field(default_factory=dict)
     bbox: BBox | None = None
     sortby: tuple[tuple[str, bool], ...] = ()  # (field, descending)
+    cql2: Any = None  # a parsed CQL2 filter (pygeofilter AST)
+    filter_crs: CRS | None = None  # CRS of geometry literals in ``cql2`` (default CRS84)
     limit: int = 10
     offset: int = 0
 
@@ -51,6 +56,9 @@ class FeatureRepository:
         if query.bbox is not None:
             geom = self.table.c[self.layer.geometry_column]
             conditions.append(self.dialect.intersects_bbox(self.table, geom, query.bbox, STORAGE_SRID))
+        if query.cql2 is not None:
+            compiler = FilterCompiler(self.layer, self.table, self.dialect, query.filter_crs or parse_crs(CRS84_URI))
+            conditions.append(compiler.compile(query.cql2))
         return conditions
 
     def count(self, query: FeatureQuery) -> int:

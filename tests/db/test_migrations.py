@@ -73,3 +73,14 @@ def test_downgrade_and_upgrade_again(engine: Engine) -> None:
     upgrade(engine)
     assert {spec.name for spec in list_layers()} <= set(inspect(engine).get_table_names())
     assert len(_spatial_indexes(engine)) >= 12
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    """The hand-written migration and the ORM models describe the same columns (names, nullability)."""
+    from gis_service.db.base import Base
+
+    inspector = inspect(engine)
+    for spec in list_layers():
+        stored = {c["name"]: c["nullable"] for c in inspector.get_columns(spec.name)}
+        declared = {c.name: c.nullable for c in Base.metadata.tables[spec.name].columns}
+        assert stored == declared, spec.name

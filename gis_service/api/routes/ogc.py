@@ -5,6 +5,7 @@ Routes only parse, call a service and shape the response; GeoJSON is serialised 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -28,9 +29,10 @@ from gis_service.api.links import (
     negotiate,
     with_params,
 )
-from gis_service.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_crs_parameter, parse_items
+from gis_service.api.params import DEFAULT_LIMIT, FILTER_LANGUAGES, MAX_LIMIT, parse_crs_parameter, parse_items
 from gis_service.crs import API_CRS, CRS84_URI, epsg_code, ogc_uri, storage_crs
 from gis_service.fileio.writers import office_table, reproject, with_field_types
+from gis_service.layers.codelists import CODELISTS
 from gis_service.layers.registry import LayerSpec
 from gis_service.services.features import Features
 from gis_service.services.layers import LayerService
@@ -43,7 +45,21 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-operators",
 ]
+QUERYABLE_TYPES = {"text": {"type": "string"}, "int": {"type": "integer"}, "float": {"type": "number"},
+                   "date": {"type": "string", "format": "date"}}
+log = logging.getLogger("gis_service.api")
 
 FormatParam = Annotated[str | None, Query(alias="f", description="Output format", pattern="^(json|html)$")]
 
@@ -104,6 +120,8 @@ def _collection(request: Request, layer: LayerSpec, extent: tuple[float, float, 
             link(f"{base}/items", "items", GEOJSON, "the features"),
             link(f"{base}/items?f=html", "items", HTML, "the features as HTML"),
             link(f"{base}/items?f=csv", "items", CSV, "the features as CSV"),
+            link(f"{base}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                 "application/schema+json", "the properties a filter can use"),
         ],
     }
     if extent is not None:
@@ -149,9 +167,16 @@ def items(
     properties: Annotated[str | None, Query(description="Comma-separated fields to return")] = None,
     sortby: Annotated[str | None, Query(description="Fields to sort by, e.g. -population,name")] = None,
     f: Annotated[str | None, Query(pattern="^(json|geojson|html|csv)$")] = None,
+    filter: Annotated[str | None, Query(description="CQL2 filter, e.g. use_status='idle' AND floor_area > 100")]
+    = None,
+    filter_lang: Annotated[str | None, Query(alias="filter-lang", json_schema_extra={"enum": list(FILTER_LANGUAGES)})]
+    = None,
+    filter_crs: Annotated[str | None, Query(alias="filter-crs", json_schema_extra={"enum": list(API_CRS)})] = None,
 ) -> Response:
     fmt = negotiate(request, ("json", "geojson", "html", "csv"), default="geojson")
     parsed = parse_items(layer, request.query_params, fmt)
+    if filter:
+        log.info("CQL2 filter on %s (%s): %s", layer.name, filter_lang or "cql2-text", filter)
     page = service.page(layer, parsed.query)
     features = _select_properties(page.features, parsed.properties)
     returned = len(features)
@@ -175,6 +200,22 @@ def items(
                "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"), "links": links}
     body = feature_collection(feature_chunks(features, parsed.crs), members)
     return Response(body, media_type=GEOJSON, headers=headers)
+
+
+@router.get("/collections/{collection_id}/queryables", summary="Queryable properties", tags=["OGC API - Features"])
+def queryables(request: Request, layer: CollectionDep, settings: SettingsDep) -> Response:
+    properties: dict[str, Any] = {
+        spec.name: {**QUERYABLE_TYPES[spec.kind], "title": spec.alias(settings.language),
+                    **({"enum": list(CODELISTS[spec.info.codelist])} if spec.info.codelist else {})}
+        for spec in layer.fields
+    }
+    properties["geom"] = {"format": f"geometry-{layer.geometry_type.lower().replace('multi', 'multi')}",
+                          "x-ogc-role": "primary-geometry"}
+    body = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{base_url(request)}/collections/{layer.name}/queryables",
+            "type": "object", "title": layer.title(settings.language), "properties": properties,
+            "additionalProperties": False}
+    return _json(body, media_type="application/schema+json")
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", tags=["OGC API - Features"])
