@@ -8,10 +8,14 @@ does this conversion for FastAPI's output.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
+from gis_service.layers.codelists import CODELISTS
+from gis_service.layers.registry import list_layers
 
 
 def to_openapi_30(node: Any) -> Any:
@@ -49,6 +53,36 @@ def to_openapi_30(node: Any) -> Any:
     return out
 
 
+_SCHEMA_TYPES = {"text": {"type": "string"}, "int": {"type": "integer"}, "float": {"type": "number"},
+                 "date": {"type": "string", "format": "date"}}
+
+
+def _add_collection_paths(schema: dict[str, Any]) -> None:
+    """Declare ``/collections/<layer>/items`` for every layer with one equality filter parameter per field.
+
+    OGC API Features (/rec/core/fc-filters) wants filter parameters in the API definition; GDAL's OAPIF
+    driver reads them there and then sends ``-where field = value`` to the server instead of filtering
+    on the client.
+    """
+    generic = schema["paths"].get("/collections/{collection_id}/items", {}).get("get")
+    if generic is None:
+        return
+    for layer in list_layers():
+        operation = copy.deepcopy(generic)
+        operation["operationId"] = f"get_{layer.name}_items"
+        operation["summary"] = f"Features of {layer.name} ({layer.zh})"
+        parameters = [p for p in operation.get("parameters", []) if p.get("name") != "collection_id"]
+        for spec in layer.fields:
+            field_schema = dict(_SCHEMA_TYPES[spec.kind])
+            if spec.info.codelist:
+                field_schema["enum"] = list(CODELISTS[spec.info.codelist])
+            parameters.append({"name": spec.name, "in": "query", "required": False, "style": "form",
+                               "explode": False, "description": f"{spec.info.zh} / {spec.info.en} equals",
+                               "schema": field_schema})
+        operation["parameters"] = parameters
+        schema["paths"][f"/collections/{layer.name}/items"] = {"get": operation}
+
+
 def install(app: FastAPI) -> None:
     """Make ``app.openapi()`` (served at ``/api``) return OpenAPI 3.0.3."""
 
@@ -58,6 +92,7 @@ def install(app: FastAPI) -> None:
                                  routes=app.routes)
             schema = to_openapi_30(schema)
             schema["openapi"] = "3.0.3"
+            _add_collection_paths(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 from pathlib import Path
@@ -51,3 +52,14 @@ def test_ogr2ogr_copies_a_whole_layer_with_chinese_text(live: LiveServer, layer_
             copied[spec.name] = [None if v is None or v != v else v.date() for v in copied[spec.name]]
     assert_same_layer(layer, original, copied)
     assert any(any("\u4e00" <= ch <= "\u9fff" for ch in name) for name in copied["name"])  # Chinese survived
+
+
+def test_gdal_where_is_executed_by_the_server(live: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    """GDAL reads the per-collection filter parameters from /api and sends `-where` to the server."""
+    caplog.set_level(logging.INFO, logger="gis_service.api")
+    info = gdal("ogrinfo", "-ro", "-al", "-so", f"OAPIF:{live.url}/", "assets", "-where", "use_status = 'idle'")
+    received = [r.getMessage() for r in caplog.records if r.getMessage().startswith("property filter on assets")]
+    assert received and "'use_status': 'idle'" in received[0]
+    frame = LayerService(live.engine).read("assets")
+    count = int(re.search(r"Feature Count: (\d+)", info).group(1))  # type: ignore[union-attr]
+    assert count == int((frame["use_status"] == "idle").sum()) > 0

@@ -177,6 +177,8 @@ def items(
     parsed = parse_items(layer, request.query_params, fmt)
     if filter:
         log.info("CQL2 filter on %s (%s): %s", layer.name, filter_lang or "cql2-text", filter)
+    if parsed.query.equals:
+        log.info("property filter on %s: %s", layer.name, parsed.query.equals)
     page = service.page(layer, parsed.query)
     features = _select_properties(page.features, parsed.properties)
     returned = len(features)
