@@ -73,7 +73,7 @@ def _add_collection_paths(schema: dict[str, Any]) -> None:
         operation["summary"] = f"Features of {layer.name} ({layer.zh})"
         parameters = [p for p in operation.get("parameters", []) if p.get("name") != "collection_id"]
         for spec in layer.fields:
-            field_schema = dict(_SCHEMA_TYPES[spec.kind])
+            field_schema: dict[str, Any] = dict(_SCHEMA_TYPES[spec.kind])
             if spec.info.codelist:
                 field_schema["enum"] = list(CODELISTS[spec.info.codelist])
             parameters.append({"name": spec.name, "in": "query", "required": False, "style": "form",
