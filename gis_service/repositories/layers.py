@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,10 @@ class LayerRepository:
     ) -> None:
         """Bulk-insert rows (values in ``columns`` order) with their geometries in the storage CRS."""
         self.dialect.bulk_insert(self.conn, self.table, columns, rows, geometries, STORAGE_SRID)
+
+    def bulk_load(self) -> AbstractContextManager[None]:
+        """Wrap a large series of :meth:`insert` calls (index upkeep may be deferred to the end)."""
+        return self.dialect.bulk_load(self.conn, self.table.name, self.layer.geometry_columns)
 
     def read_frame(
         self, *, with_audit: bool = False, on_rows: Callable[[int], None] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from gis_service.layers.validation import ValidLayer, validate
 from gis_service.repositories.layers import LayerRepository, LayerStats
 
 INSERT_CHUNK = 10_000
+BULK_LOAD_ROWS = 10_000  # from this many rows, index upkeep is deferred to the end of the load
 IMPORT_MODES = ("append", "replace")
 
 
@@ -94,8 +96,9 @@ class LayerService:
         return reports
 
     def _insert(self, repo: LayerRepository, valid: ValidLayer) -> None:
-        with tqdm(total=len(valid), desc=f"import {repo.layer.name}", unit="feat",
-                  disable=not self.show_progress or len(valid) < INSERT_CHUNK, leave=False) as bar:
+        bulk = repo.bulk_load() if len(valid) >= BULK_LOAD_ROWS else nullcontext()
+        with bulk, tqdm(total=len(valid), desc=f"import {repo.layer.name}", unit="feat",
+                        disable=not self.show_progress or len(valid) < INSERT_CHUNK, leave=False) as bar:
             for start, stop in _chunks(len(valid), INSERT_CHUNK):
                 geometries = {name: geoms[start:stop] for name, geoms in valid.geometries.items()}
                 repo.insert(valid.columns, valid.rows[start:stop], geometries)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
+import pytest
 from shapely.geometry import Point
 from sqlalchemy import Engine, inspect, text
 
@@ -84,3 +85,34 @@ def test_migrations_match_the_models(engine: Engine) -> None:
         stored = {c["name"]: c["nullable"] for c in inspector.get_columns(spec.name)}
         declared = {c.name: c.nullable for c in Base.metadata.tables[spec.name].columns}
         assert stored == declared, spec.name
+
+
+def test_bulk_load_rebuilds_the_spatial_index(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load large enough to defer index upkeep still leaves every row findable through the index,
+    and a rejected one leaves the old index as it was."""
+    import gis_service.services.layers as layers_service
+
+    monkeypatch.setattr(layers_service, "BULK_LOAD_ROWS", 2)
+    n = 50
+    frame = gpd.GeoDataFrame({"code": [f"B{i}" for i in range(n)], "name": ["院"] * n,
+                              "village_code": ["510923100201"] * n, "population": list(range(n))},
+                             geometry=[Point(105.2 + i / 1000, 30.59) for i in range(n)], crs=4490)
+    pyogrio.write_dataframe(frame, tmp_path / "many.gpkg")
+    service = LayerService(engine)
+    service.import_file(tmp_path / "many.gpkg", "settlements")
+    assert _index_hits(engine, (105.2095, 30.58, 105.2195, 30.60)) == 10
+    frame.loc[3, "population"] = -1
+    pyogrio.write_dataframe(frame, tmp_path / "bad.gpkg")
+    with pytest.raises(Exception, match="below the minimum"):
+        service.import_file(tmp_path / "bad.gpkg", "settlements", mode="replace")
+    assert _index_hits(engine, (105.2095, 30.58, 105.2195, 30.60)) == 10
+
+
+def _index_hits(engine: Engine, box: tuple[float, float, float, float]) -> int:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            sql = ("SELECT count(*) FROM settlements WHERE ROWID IN (SELECT ROWID FROM SpatialIndex WHERE "
+                   "f_table_name='settlements' AND search_frame=BuildMbr(:a, :b, :c, :d, 4490))")
+        else:
+            sql = "SELECT count(*) FROM settlements WHERE geom && ST_MakeEnvelope(:a, :b, :c, :d, 4490)"
+        return int(conn.execute(text(sql), dict(zip("abcd", box, strict=True))).scalar_one())
