@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Request
 from gis_service.errors import NotFoundError
 from gis_service.layers.registry import LayerSpec, get_layer, list_layers
 from gis_service.services.features import FeatureService
+from gis_service.services.layers import LayerService
 from gis_service.settings import Settings
 
 
@@ -18,6 +19,10 @@ def get_settings_dep(request: Request) -> Settings:
 
 def get_feature_service(request: Request) -> FeatureService:
     return request.app.state.features
+
+
+def get_layer_service(request: Request) -> LayerService:
+    return request.app.state.layers
 
 
 def get_collection(
@@ -33,4 +38,5 @@ def get_collection(
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 FeaturesDep = Annotated[FeatureService, Depends(get_feature_service)]
+LayersDep = Annotated[LayerService, Depends(get_layer_service)]
 CollectionDep = Annotated[LayerSpec, Depends(get_collection)]

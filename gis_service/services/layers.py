@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, Engine
+import geopandas as gpd
+from sqlalchemy import Engine
 from tqdm import tqdm
 
 from gis_service.crs import parse_crs
@@ -53,6 +53,12 @@ class LayerService:
         """Every layer with its feature count and extent."""
         with self.engine.connect() as conn:
             return [LayerSummary(spec, LayerRepository(conn, spec).stats()) for spec in list_layers()]
+
+    def summary(self, layer_name: str) -> LayerSummary:
+        """One layer with its feature count and extent."""
+        spec = get_layer(layer_name)
+        with self.engine.connect() as conn:
+            return LayerSummary(spec, LayerRepository(conn, spec).stats())
 
     def import_file(
         self, path: Path, layer_name: str, *, fmt: str | None = None, src_crs: str | None = None,
@@ -120,13 +126,10 @@ class LayerService:
                 frame = repo.read_frame(on_rows=bar.update)
         return write_layer(frame, layer, file_format, out, crs=target, encoding=encoding, language=language)
 
-    def read(self, layer_name: str, conn: Connection | None = None) -> Any:
+    def read(self, layer_name: str) -> gpd.GeoDataFrame:
         """The layer as a GeoDataFrame in EPSG:4490."""
-        layer = get_layer(layer_name)
-        if conn is not None:
-            return LayerRepository(conn, layer).read_frame()
-        with self.engine.connect() as own:
-            return LayerRepository(own, layer).read_frame()
+        with self.engine.connect() as conn:
+            return LayerRepository(conn, get_layer(layer_name)).read_frame()
 
 
 def _nothing_stored(codes: Iterable[str]) -> set[str]:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as FastAPIPath
 from fastapi.responses import HTMLResponse, Response
 
-from gis_service.api.deps import CollectionDep, FeaturesDep, SettingsDep
+from gis_service.api.deps import CollectionDep, FeaturesDep, LayersDep, SettingsDep
 from gis_service.api.geojson import etag, feature_chunks, feature_collection, single_feature
 from gis_service.api.links import (
     CSV,
@@ -35,7 +35,6 @@ from gis_service.fileio.writers import office_table, reproject, with_field_types
 from gis_service.layers.codelists import CODELISTS
 from gis_service.layers.registry import LayerSpec
 from gis_service.services.features import Features
-from gis_service.services.layers import LayerService
 
 router = APIRouter()
 
@@ -130,8 +129,7 @@ def _collection(request: Request, layer: LayerSpec, extent: tuple[float, float, 
 
 
 @router.get("/collections", summary="The layers", tags=["OGC API - Features"])
-def collections(request: Request, settings: SettingsDep, f: FormatParam = None) -> Response:
-    service = LayerService(request.app.state.engine)
+def collections(request: Request, settings: SettingsDep, service: LayersDep, f: FormatParam = None) -> Response:
     items = [_collection(request, s.layer, s.stats.extent, s.stats.count, settings.language)
              for s in service.summaries()]
     base = f"{base_url(request)}/collections"
@@ -143,8 +141,10 @@ def collections(request: Request, settings: SettingsDep, f: FormatParam = None) 
 
 
 @router.get("/collections/{collection_id}", summary="One layer", tags=["OGC API - Features"])
-def collection(request: Request, layer: CollectionDep, settings: SettingsDep, f: FormatParam = None) -> Response:
-    summary = next(s for s in LayerService(request.app.state.engine).summaries() if s.layer.name == layer.name)
+def collection(
+    request: Request, layer: CollectionDep, settings: SettingsDep, service: LayersDep, f: FormatParam = None
+) -> Response:
+    summary = service.summary(layer.name)
     body = _collection(request, layer, summary.stats.extent, summary.stats.count, settings.language)
     if negotiate(request, ("json", "html")) == "html":
         return _html(request, "collection.html", doc=body, layer=layer)
