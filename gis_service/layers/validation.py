@@ -173,6 +173,7 @@ def _to_text(raw: Any) -> str:
 
 
 INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1  # integer columns (ids, counts) are 32-bit in PostgreSQL
 
 
 def _to_int(raw: Any) -> int:
@@ -185,7 +186,7 @@ def _to_int(raw: Any) -> int:
         if not number.is_integer():
             raise ValueError(raw)
         value = int(number)
-    if abs(value) > INT64_MAX:  # what both databases can store
+    if abs(value) > INT32_MAX:  # what an INTEGER column holds on both databases
         raise ValueError(raw)
     return value
 

@@ -238,3 +238,11 @@ def test_failed_layer_in_a_multi_file_import_keeps_nothing(service: LayerService
     with pytest.raises(ImportRejectedError):
         service.import_files([(good, "settlements"), (bad, "rivers")], mode="replace")
     unchanged(service)
+
+
+def test_numbers_beyond_an_integer_column_are_row_errors(service: LayerService, tmp_path: Path) -> None:
+    frame = settlements(2)
+    frame["population"] = [10, 3_000_000_000]
+    error = reject(service, write(frame, tmp_path / "big.gpkg"))
+    assert [(p.row, p.field) for p in error.problems] == [(2, "人口")]
+    unchanged(service)

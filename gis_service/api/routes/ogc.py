@@ -34,6 +34,7 @@ from gis_service.crs import API_CRS, CRS84_URI, epsg_code, ogc_uri, storage_crs
 from gis_service.fileio.writers import office_table, reproject, with_field_types
 from gis_service.layers.codelists import CODELISTS
 from gis_service.layers.registry import LayerSpec
+from gis_service.layers.validation import INT32_MAX
 from gis_service.services.features import Features
 
 router = APIRouter()
@@ -60,6 +61,15 @@ QUERYABLE_TYPES = {"text": {"type": "string"}, "int": {"type": "integer"}, "floa
                    "date": {"type": "string", "format": "date"}}
 log = logging.getLogger("gis_service.api")
 
+def _content(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses of a route: what 200 can be, and the problem+json of errors."""
+    problem = {"content": {"application/problem+json": {"schema": {"type": "object"}}}}
+    return {200: {"content": {m: {"schema": {"type": "string"} if m in (HTML, CSV) else {"type": "object"}}
+                              for m in media_types}},
+            400: {"description": "Bad request", **problem}, 404: {"description": "Not found", **problem}}
+
+
+DOC = _content(JSON, HTML)
 FormatParam = Annotated[str | None, Query(alias="f", description="Output format", pattern="^(json|html)$")]
 
 
@@ -73,7 +83,7 @@ def _html(request: Request, template: str, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, template, {"lang": settings.language, **context})
 
 
-@router.get("/", summary="Landing page", tags=["OGC API - Features"])
+@router.get("/", summary="Landing page", tags=["OGC API - Features"], response_class=Response, responses=DOC)
 def landing(request: Request, settings: SettingsDep, f: FormatParam = None) -> Response:
     base = base_url(request)
     title = "蓬莱镇公有资产与公共服务空间数据服务" if settings.language == "zh" else "Penglai town GIS service"
@@ -95,7 +105,8 @@ def landing(request: Request, settings: SettingsDep, f: FormatParam = None) -> R
     return _json(body)
 
 
-@router.get("/conformance", summary="Conformance classes", tags=["OGC API - Features"])
+@router.get("/conformance", summary="Conformance classes", tags=["OGC API - Features"], response_class=Response,
+            responses=DOC)
 def conformance(request: Request, f: FormatParam = None) -> Response:
     body = {"conformsTo": CONFORMANCE}
     if negotiate(request, ("json", "html")) == "html":
@@ -128,7 +139,8 @@ def _collection(request: Request, layer: LayerSpec, extent: tuple[float, float, 
     return body
 
 
-@router.get("/collections", summary="The layers", tags=["OGC API - Features"])
+@router.get("/collections", summary="The layers", tags=["OGC API - Features"], response_class=Response,
+            responses=DOC)
 def collections(request: Request, settings: SettingsDep, service: LayersDep, f: FormatParam = None) -> Response:
     items = [_collection(request, s.layer, s.stats.extent, s.stats.count, settings.language)
              for s in service.summaries()]
@@ -140,7 +152,8 @@ def collections(request: Request, settings: SettingsDep, service: LayersDep, f: 
     return _json(body)
 
 
-@router.get("/collections/{collection_id}", summary="One layer", tags=["OGC API - Features"])
+@router.get("/collections/{collection_id}", summary="One layer", tags=["OGC API - Features"],
+            response_class=Response, responses=DOC)
 def collection(
     request: Request, layer: CollectionDep, settings: SettingsDep, service: LayersDep, f: FormatParam = None
 ) -> Response:
@@ -151,7 +164,8 @@ def collection(
     return _json(body)
 
 
-@router.get("/collections/{collection_id}/items", summary="Features of a layer", tags=["OGC API - Features"])
+@router.get("/collections/{collection_id}/items", summary="Features of a layer", tags=["OGC API - Features"],
+            response_class=Response, responses=_content(GEOJSON, HTML, CSV))
 def items(
     request: Request,
     layer: CollectionDep,
@@ -204,7 +218,8 @@ def items(
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
-@router.get("/collections/{collection_id}/queryables", summary="Queryable properties", tags=["OGC API - Features"])
+@router.get("/collections/{collection_id}/queryables", summary="Queryable properties", tags=["OGC API - Features"],
+            response_class=Response, responses=_content("application/schema+json"))
 def queryables(request: Request, layer: CollectionDep, settings: SettingsDep) -> Response:
     properties: dict[str, Any] = {
         spec.name: {**QUERYABLE_TYPES[spec.kind], "title": spec.alias(settings.language),
@@ -220,11 +235,12 @@ def queryables(request: Request, layer: CollectionDep, settings: SettingsDep) ->
     return _json(body, media_type="application/schema+json")
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", tags=["OGC API - Features"])
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", tags=["OGC API - Features"],
+            response_class=Response, responses={**_content(GEOJSON, HTML), 304: {"description": "Not modified"}})
 def item(
     request: Request,
     layer: CollectionDep,
-    feature_id: Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="Feature id")],
+    feature_id: Annotated[int, FastAPIPath(ge=1, le=INT32_MAX, description="Feature id")],
     service: FeaturesDep,
     crs: Annotated[str | None, Query(description="CRS of the response",
                                      json_schema_extra={"enum": list(API_CRS)})] = None,
