@@ -14,6 +14,7 @@ from gis_service.api.routes import ogc
 from gis_service.db.engine import create_db_engine
 from gis_service.services.features import FeatureService
 from gis_service.services.layers import LayerService
+from gis_service.services.tiles import TileService
 from gis_service.settings import Settings, get_settings
 
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.features = FeatureService(engine)
     app.state.layers = LayerService(engine)
+    app.state.tiles = TileService(engine)
     app.state.templates = Jinja2Templates(directory=str(files("gis_service.api") / "templates"))
     problems.install(app)
     app.include_router(ogc.router)

@@ -215,8 +215,12 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 
 
 def convert_value(kind: str, raw: Any) -> Any:
-    """Convert ``raw`` to a field of ``kind`` (text, int, float, date); ``ValueError`` if it cannot be."""
-    return _CONVERTERS[kind](raw)
+    """Convert ``raw`` to a field of ``kind`` (text, int, float, date); ``ValueError`` if it cannot be,
+    including text with control characters (PostgreSQL refuses NUL)."""
+    value = _CONVERTERS[kind](raw)
+    if kind == "text" and _CONTROL_CHARACTERS.search(value):
+        raise ValueError(raw)
+    return value
 _KIND_NAMES = {"text": "text", "int": "a whole number", "float": "a number", "date": "a date (YYYY-MM-DD)"}
 
 

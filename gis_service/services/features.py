@@ -52,7 +52,7 @@ class FeatureService:
             repo = FeatureRepository(conn, layer)
             rows = repo.page(query)
             matched = repo.count(query) if (query.offset or len(rows) >= query.limit) else query.offset + len(rows)
-        return FeaturePage(_features(layer, rows), matched, query)
+        return FeaturePage(features_from_rows(layer, rows), matched, query)
 
     def get(self, layer: LayerSpec, feature_id: int) -> Features:
         """One feature, or :class:`NotFoundError`."""
@@ -60,7 +60,7 @@ class FeatureService:
             row = FeatureRepository(conn, layer).get(feature_id)
         if row is None:
             raise NotFoundError(f"{layer.name} has no feature {feature_id}")
-        return _features(layer, [row])
+        return features_from_rows(layer, [row])
 
 
 def parse_equals(layer: LayerSpec, raw: dict[str, str]) -> dict[str, Any]:
@@ -79,7 +79,8 @@ def parse_equals(layer: LayerSpec, raw: dict[str, str]) -> dict[str, Any]:
     return equals
 
 
-def _features(layer: LayerSpec, rows: Sequence[Row[Any]]) -> Features:
+def features_from_rows(layer: LayerSpec, rows: Sequence[Row[Any]]) -> Features:
+    """Features from repository rows (id, attributes, created_at, updated_at, WKB per geometry column)."""
     names = [f.name for f in layer.fields]
     n_attr = len(names)
     properties = [dict(zip(names, row[1:1 + n_attr], strict=True)) for row in rows]

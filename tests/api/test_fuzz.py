@@ -6,6 +6,7 @@ Operations are driven with hypothesis directly (schemathesis' pytest fixture loa
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from gis_service.settings import Settings
 from tests.conftest import DEMO_DIR, make_engine
 
 EXAMPLES = 20
+# CI replays a fixed set of examples so that a landing never depends on luck; runs elsewhere explore anew.
+DERANDOMIZE = os.environ.get("CI") == "true"
 
 
 def test_api_never_fails_and_keeps_its_schema(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
@@ -30,7 +33,8 @@ def test_api_never_fails_and_keeps_its_schema(backend: str, request: pytest.Fixt
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=DERANDOMIZE)
         def check(case: schemathesis.Case) -> None:
             response = case.call()
             assert response.status_code < 500, f"{case.method} {case.formatted_path} {case.query}: {response.text}"

@@ -36,6 +36,9 @@ from gis_service.layers.codelists import CODELISTS
 from gis_service.layers.registry import LayerSpec
 from gis_service.layers.validation import INT32_MAX
 from gis_service.services.features import Features
+from gis_service.tiles import MAX_ZOOM
+
+MVT = "application/vnd.mapbox-vector-tile"
 
 router = APIRouter()
 
@@ -233,6 +236,34 @@ def queryables(request: Request, layer: CollectionDep, settings: SettingsDep) ->
             "type": "object", "title": layer.title(settings.language), "properties": properties,
             "additionalProperties": False}
     return _json(body, media_type="application/schema+json")
+
+
+@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON of a layer",
+            tags=["Vector tiles"], response_class=Response, responses=_content(JSON))
+def tilejson(request: Request, layer: CollectionDep, service: LayersDep) -> Response:
+    extent = service.summary(layer.name).stats.extent
+    base = f"{base_url(request)}/collections/{layer.name}/tiles/WebMercatorQuad"
+    body = {
+        "tilejson": "3.0.0", "name": layer.name, "description": f"{layer.zh} / {layer.en}",
+        "tiles": [base + "/{z}/{x}/{y}"], "minzoom": 0, "maxzoom": MAX_ZOOM, "scheme": "xyz",
+        "bounds": list(extent) if extent else [-180, -85.05, 180, 85.05],
+        "vector_layers": [{"id": layer.name, "fields": {f.name: f.info.zh for f in layer.fields}}],
+    }
+    return _json(body)
+
+
+@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="Vector tile of a layer",
+            tags=["Vector tiles"], response_class=Response,
+            responses=_content(MVT) | {204: {"description": "No features in this tile"}})
+def tile(
+    request: Request, layer: CollectionDep,
+    z: Annotated[int, FastAPIPath(ge=0, le=MAX_ZOOM)], x: Annotated[int, FastAPIPath(ge=0, le=INT32_MAX)],
+    y: Annotated[int, FastAPIPath(ge=0, le=INT32_MAX)],
+) -> Response:
+    data = request.app.state.tiles.tile(layer, z, x, y)
+    if not data:
+        return Response(status_code=204)
+    return Response(data, media_type=MVT, headers={"Cache-Control": "public, max-age=60"})
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", tags=["OGC API - Features"],

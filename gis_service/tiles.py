@@ -1,0 +1,73 @@
+"""WebMercatorQuad tile arithmetic and the Mapbox Vector Tile encoding used where the database has no
+ST_AsMVT (SpatiaLite). Pure: no database, no HTTP."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import mapbox_vector_tile
+import numpy as np
+import shapely
+
+from gis_service.crs import parse_crs, storage_crs, transformer
+
+EXTENT = 4096  # MVT coordinate units per tile side
+BUFFER = 64  # units of extra geometry kept around the tile so lines and polygons join across edges
+MAX_ZOOM = 22
+_HALF_WORLD = math.pi * 6378137.0
+
+
+@dataclass(frozen=True)
+class Tile:
+    z: int
+    x: int
+    y: int
+
+    def mercator_bounds(self) -> tuple[float, float, float, float]:
+        """(minx, miny, maxx, maxy) in EPSG:3857 metres."""
+        size = 2 * _HALF_WORLD / (2 ** self.z)
+        minx = -_HALF_WORLD + self.x * size
+        maxy = _HALF_WORLD - self.y * size
+        return minx, maxy - size, minx + size, maxy
+
+    def storage_bounds(self, margin: float = BUFFER / EXTENT) -> tuple[float, float, float, float]:
+        """The tile, widened by ``margin`` of its size, as lon/lat bounds in EPSG:4490."""
+        minx, miny, maxx, maxy = self.mercator_bounds()
+        pad = (maxx - minx) * margin
+        return transformer(parse_crs(3857), storage_crs()).transform_bounds(
+            minx - pad, miny - pad, maxx + pad, maxy + pad)
+
+    @classmethod
+    def containing(cls, lon: float, lat: float, z: int) -> Tile:
+        """The tile at zoom ``z`` that holds a lon/lat point."""
+        n = 2 ** z
+        x = int((lon + 180.0) / 360.0 * n)
+        y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+        return cls(z, x, y)
+
+
+def encode_tile(layer_name: str, tile: Tile, ids: list[int], properties: list[dict[str, Any]],
+                geometries: np.ndarray) -> bytes:
+    """Encode features (geometries in EPSG:4490) as one MVT layer, clipped to the tile plus its buffer."""
+    minx, miny, maxx, maxy = tile.mercator_bounds()
+    pad = (maxx - minx) * BUFFER / EXTENT
+    mercator = transformer(storage_crs(), parse_crs(3857))
+    projected = shapely.transform(geometries, lambda xy: np.column_stack(mercator.transform(xy[:, 0], xy[:, 1])))
+    clipped = shapely.clip_by_rect(projected, minx - pad, miny - pad, maxx + pad, maxy + pad)
+    features = []
+    for fid, props, geom in zip(ids, properties, clipped, strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        features.append({"id": fid, "geometry": geom, "properties": _mvt_properties(props)})
+    return bytes(mapbox_vector_tile.encode(
+        [{"name": layer_name, "features": features}],
+        default_options={"quantize_bounds": (minx, miny, maxx, maxy), "extents": EXTENT},
+    ))
+
+
+def _mvt_properties(props: dict[str, Any]) -> dict[str, Any]:
+    # MVT values are strings, numbers and booleans; nulls are left out.
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in props.items() if v is not None}
