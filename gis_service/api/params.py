@@ -18,7 +18,6 @@ from gis_service.services.features import parse_equals
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
-FORMATS = ("json", "geojson", "html", "csv")
 # Parameters of /items besides one equality filter per field.
 ITEMS_PARAMETERS = {"limit", "offset", "bbox", "bbox-crs", "crs", "properties", "sortby", "f", "datetime", "lang",
                     "filter", "filter-lang", "filter-crs"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from functools import cache
 
 from geoalchemy2 import Geometry
@@ -117,7 +116,6 @@ def get_layer(name: str) -> LayerSpec:
     raise NotFoundError(f"unknown layer '{name}'; layers are: {', '.join(registry)}")
 
 
-PYTHON_TYPES = {"text": str, "int": int, "float": float, "date": date}
 
 
 def describe_markdown() -> str:
