@@ -53,9 +53,11 @@ def parse_crs(text: str | int) -> CRS:
 
 def epsg_code(crs: CRS) -> int | None:
     """EPSG code of ``crs`` (CRS84 counts as 4326), or ``None``."""
-    if crs.to_string().upper() in ("OGC:CRS84", "CRS84"):
-        return 4326
-    return crs.to_epsg()
+    return 4326 if _is_crs84(crs) else crs.to_epsg()
+
+
+def _is_crs84(crs: CRS) -> bool:
+    return crs.to_string().upper() in ("OGC:CRS84", "CRS84")
 
 
 @cache
@@ -89,7 +91,7 @@ def north_first(crs: CRS) -> bool:
 
 def ogc_uri(crs: CRS) -> str:
     """The OGC URI of an EPSG CRS (CRS84 for OGC:CRS84)."""
-    if crs.to_string().upper() in ("OGC:CRS84", "CRS84"):
+    if _is_crs84(crs):
         return CRS84_URI
     return f"http://www.opengis.net/def/crs/EPSG/0/{crs.to_epsg()}"
 

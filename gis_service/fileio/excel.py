@@ -11,6 +11,7 @@ from openpyxl.utils import get_column_letter
 from pyproj import CRS
 
 from gis_service.crs import epsg_code
+from gis_service.fileio.formats import is_missing
 from gis_service.layers.codelists import CODELISTS
 from gis_service.layers.registry import LayerSpec
 
@@ -72,7 +73,7 @@ def write_workbook(table: pd.DataFrame, layer: LayerSpec, path: Path, crs: CRS, 
         if cell.value in required:
             cell.fill = _REQUIRED_FILL
     for row in table.itertuples(index=False, name=None):
-        sheet.append([None if _missing(v) else v for v in row])
+        sheet.append([None if is_missing(v) else v for v in row])
     for cells in sheet.iter_rows(min_row=2):
         for cell in cells:
             if cell.data_type == "f":  # text such as "=1+1" stays text: no formulas from data
@@ -101,10 +102,3 @@ def _write_notes(book: Workbook, layer: LayerSpec, crs: CRS, language: str) -> N
         notes.append([spec.alias(language), spec.name, yes if spec.info.required else "", allowed, spec.kind])
     notes.column_dimensions["A"].width = 24
     notes.column_dimensions["D"].width = 60
-
-
-def _missing(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False

@@ -6,6 +6,8 @@ import re
 from enum import StrEnum
 from pathlib import Path
 
+import pandas as pd
+
 from gis_service.errors import InvalidInputError
 from gis_service.layers.registry import LayerSpec
 
@@ -78,6 +80,21 @@ Y_HEADERS = {"纬度", "latitude", "lat", "y", "北坐标", "northing", "x坐标
 PROJECTED_HEADERS = {"x", "y", "x坐标", "y坐标", "东坐标", "北坐标", "easting", "northing"}
 WKT_HEADERS = {"几何(wkt)", "geometry (wkt)", "wkt", "geometry", "geom", "几何"}
 CRS_IN_HEADER = re.compile(r"^(?P<name>.*?)\s*[(（](?P<crs>EPSG:\d+)[)）]\s*$", re.IGNORECASE)
+
+
+def is_missing(value: object) -> bool:
+    """None, NaN, NaT or pd.NA: no value at all."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # arrays and other containers are values
+        return False
+
+
+def is_blank(value: object) -> bool:
+    """Missing, or text with nothing but spaces: an empty cell to a clerk."""
+    return is_missing(value) or (isinstance(value, str) and not value.strip())
 
 
 def field_lookup(layer: LayerSpec) -> dict[str, str]:

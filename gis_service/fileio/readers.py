@@ -24,12 +24,12 @@ from gis_service.fileio.excel import join_long_cells
 from gis_service.fileio.formats import (
     CRS_IN_HEADER,
     PROJECTED_HEADERS,
-    SHAPEFILE_NAMES,
     WKT_HEADERS,
     X_HEADERS,
     Y_HEADERS,
     FileFormat,
     field_lookup,
+    is_blank,
 )
 from gis_service.layers.registry import LayerSpec
 
@@ -277,7 +277,7 @@ def _points_from_columns(
     for column, values in ((x_col, x), (y_col, y)):
         for i in np.flatnonzero(np.isnan(values)):
             raw = frame[column].iloc[i]
-            message = "coordinate missing" if _blank(raw) else f"coordinate '{raw}' is not a number"
+            message = "coordinate missing" if is_blank(raw) else f"coordinate '{raw}' is not a number"
             problems.append(RowProblem(file, int(rows[i]), column, message))
     points = shapely.points(x, y)
     points[np.isnan(x) | np.isnan(y)] = None
@@ -289,7 +289,7 @@ def _parse_wkt(
 ) -> np.ndarray:
     result = np.empty(len(values), dtype=object)
     for i, raw in enumerate(values):
-        if _blank(raw):
+        if is_blank(raw):
             continue
         try:
             result[i] = shapely.from_wkt(str(raw))
@@ -304,7 +304,7 @@ def _parse_extra_geometries(table: SourceTable, layer: LayerSpec) -> None:
             values = table.attributes.pop(extra.name)
             parsed: list[shapely.Geometry | None] = []
             for i, raw in enumerate(values):
-                if _blank(raw):
+                if is_blank(raw):
                     parsed.append(None)
                 elif isinstance(raw, shapely.Geometry):
                     parsed.append(raw)
@@ -335,14 +335,3 @@ def _map_columns(frame: pd.DataFrame, layer: LayerSpec) -> tuple[pd.DataFrame, l
         renamed[column] = target
     mapped = frame[list(renamed)].rename(columns=renamed).reset_index(drop=True)
     return mapped, ignored
-
-
-def _blank(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and np.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
-__all__ = ["SHAPEFILE_NAMES", "SourceTable", "read_source"]

@@ -19,6 +19,7 @@ from pyproj import CRS
 
 from gis_service.crs import CHINA_BOUNDS, storage_crs, transform_geometries
 from gis_service.errors import ImportRejectedError, RowProblem
+from gis_service.fileio.formats import is_blank
 from gis_service.fileio.readers import SourceTable
 from gis_service.layers.codelists import CODELISTS, code_lookup
 from gis_service.layers.registry import FieldSpec, LayerSpec
@@ -99,7 +100,7 @@ def _check_field(source: SourceTable, spec: FieldSpec, problems: list[RowProblem
     out: list[Any] = []
     for i, raw in enumerate(column.tolist()):
         row = int(source.row_numbers[i])
-        if _is_blank(raw):
+        if is_blank(raw):
             if info.required:
                 problems.append(RowProblem(source.file, row, info.zh, "required value is empty"))
             out.append(None)
@@ -151,14 +152,6 @@ def _check_codes_free(
     for code in sorted(codes_taken(first_row)):
         problems.append(RowProblem(source.file, first_row[code], "code",
                                    f"code '{code}' already exists in the layer (use --mode replace)"))
-
-
-def _is_blank(value: Any) -> bool:
-    if value is None or value is pd.NaT:
-        return True
-    if isinstance(value, float) and np.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
 
 
 def _to_text(raw: Any) -> str:

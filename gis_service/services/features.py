@@ -82,16 +82,13 @@ def parse_equals(layer: LayerSpec, raw: dict[str, str]) -> dict[str, Any]:
 def features_from_rows(layer: LayerSpec, rows: Sequence[Row[Any]]) -> Features:
     """Features from repository rows (id, attributes, created_at, updated_at, WKB per geometry column)."""
     names = [f.name for f in layer.fields]
-    n_attr = len(names)
-    properties = [dict(zip(names, row[1:1 + n_attr], strict=True)) for row in rows]
-    geometry_offset = 3 + n_attr
-    geoms = {name: geometries_from_wkb([r[geometry_offset + i] for r in rows])
-             for i, name in enumerate(layer.geometry_columns)}
+    records = [row._mapping for row in rows]
+    geoms = {name: geometries_from_wkb([r[name] for r in records]) for name in layer.geometry_columns}
     return Features(
         layer=layer,
-        ids=[int(r[0]) for r in rows],
-        properties=properties,
-        updated=[r[2 + n_attr] for r in rows],
+        ids=[int(r["id"]) for r in records],
+        properties=[{name: r[name] for name in names} for r in records],
+        updated=[r["updated_at"] for r in records],
         geometries=geoms[layer.geometry_column],
         extra_geometries={g.name: geoms[g.name] for g in layer.extra_geometries},
     )
