@@ -19,7 +19,10 @@ app = typer.Typer(help="GIS service for township governments (蓬莱镇 demo tow
 layers_app = typer.Typer(help="List, import and export spatial layers.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(layers_app, name="layers")
+users_app = typer.Typer(help="API users and their keys (roles: viewer, editor, planner, admin).",
+                        no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
 
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
@@ -34,7 +37,7 @@ def _engine(settings: Settings) -> Engine:
     return engine
 
 
-def _layer_table(settings: Settings) -> Table:
+def _layer_table(settings: Settings, engine: Engine) -> Table:
     from gis_service.services.layers import LayerService
 
     zh = settings.language == "zh"
@@ -43,7 +46,7 @@ def _layer_table(settings: Settings) -> Table:
                    ("要素数", "features"), ("范围 (EPSG:4490)", "extent (EPSG:4490)")):
         table.add_column(header[0] if zh else header[1], justify="right" if header[1] == "features" else "left")
     total = 0
-    for summary in LayerService(_engine(settings)).summaries():
+    for summary in LayerService(engine).summaries():
         extent = summary.stats.extent
         text = "—" if extent is None else "{:.5f}, {:.5f}, {:.5f}, {:.5f}".format(*extent)
         table.add_row(summary.layer.name, summary.layer.title(settings.language),
@@ -64,10 +67,11 @@ def demo(
 
     settings = get_settings()
     out.print(f"数据库 database: {settings.database_url}")
-    reports = load_demo(_engine(settings), settings.demo_dir, show_progress=True)
+    engine = _engine(settings)
+    reports = load_demo(engine, settings.demo_dir, show_progress=True)
     out.print(f"已载入演示镇 loaded the demo town: {sum(r.imported for r in reports):,} features "
               f"in {len(reports)} layers")
-    out.print(_layer_table(settings))
+    out.print(_layer_table(settings, engine))
     if not no_serve:
         serve(host=host, port=port)
 
@@ -101,7 +105,8 @@ def db_upgrade() -> None:
 @layers_app.command("list")
 def layers_list() -> None:
     """Every layer, its feature count, geometry type and extent."""
-    out.print(_layer_table(get_settings()))
+    settings = get_settings()
+    out.print(_layer_table(settings, _engine(settings)))
 
 
 @layers_app.command("describe")
@@ -148,6 +153,46 @@ def layers_export(
     service = LayerService(_engine(settings), show_progress=True)
     files = service.export(layer, fmt, out_path, crs=crs, encoding=encoding, language=lang or settings.language)
     out.print("wrote " + ", ".join(str(f) for f in files))
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name, recorded in the edit history.")],
+    role: Annotated[str, typer.Option("--role", "-r", help="viewer, editor, planner or admin.")],
+    village: Annotated[list[str] | None, typer.Option(
+        "--village", "-v", help="Village code an editor is limited to (repeat for several).")] = None,
+) -> None:
+    """Create a user and print its API key (shown only now; only a hash is stored)."""
+    from gis_service.services.users import UserService
+
+    user, key = UserService(_engine(get_settings())).add(name, role, village or [])
+    scope = f" in villages {', '.join(user.villages)}" if user.villages else ""
+    err.print(f"created {user.role} '{user.name}'{scope}. The key is shown once; store it now:")
+    print(key)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user: role, villages, key prefix, created, revoked."""
+    from gis_service.services.users import UserService
+
+    table = Table(title="API users")
+    for header in ("name", "role", "villages", "key", "created", "revoked"):
+        table.add_column(header)
+    for user in UserService(_engine(get_settings())).list():
+        table.add_row(user.name, user.role.value, ", ".join(user.villages) or "—", user.key_prefix + "…",
+                      f"{user.created_at:%Y-%m-%d %H:%M}", "—" if user.revoked_at is None
+                      else f"{user.revoked_at:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="User whose key stops working now.")]) -> None:
+    """Revoke a user's key (the user stays in the history)."""
+    from gis_service.services.users import UserService
+
+    UserService(_engine(get_settings())).revoke(name)
+    out.print(f"revoked '{name}'")
 
 
 def main() -> None:

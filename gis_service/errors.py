@@ -30,6 +30,50 @@ class UnknownCRSError(InvalidInputError):
     title = "Unknown coordinate reference system"
 
 
+class AuthenticationRequiredError(GisServiceError):
+    """No key, or a key that is unknown or revoked (HTTP 401)."""
+
+    status = 401
+    title = "Authentication required"
+
+
+class PermissionDeniedError(GisServiceError):
+    """A known user whose role or villages do not allow the request (HTTP 403)."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class TooManyAttemptsError(GisServiceError):
+    status = 429
+    title = "Too many failed attempts"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ConflictError(GisServiceError):
+    """The request cannot be applied to the current state (e.g. restoring a feature whose id is taken)."""
+
+    status = 409
+    title = "Conflict"
+
+
+class PreconditionFailedError(GisServiceError):
+    """``If-Match`` names a version of the feature that is no longer current (a stale edit)."""
+
+    status = 412
+    title = "Precondition failed"
+
+
+class PreconditionRequiredError(GisServiceError):
+    """This server requires ``If-Match`` on edits (setting ``require_if_match``)."""
+
+    status = 428
+    title = "Precondition required"
+
+
 class DatabaseUnavailableError(GisServiceError):
     status = 503
     title = "Database unavailable"
@@ -66,5 +110,15 @@ class ImportRejectedError(GisServiceError):
         more = len(self.problems) - 50
         if more > 0:
             shown += f"\n  ... and {more} more"
-        detail = f"{len(self.problems)} problem(s); nothing was imported:\n{shown}"
+        detail = f"{len(self.problems)} problem(s); {self.nothing_done}:\n{shown}"
         GisServiceError.__init__(self, detail)
+
+    nothing_done = "nothing was imported"
+
+
+@dataclass
+class FeatureRejectedError(ImportRejectedError):
+    """A feature sent to the API failed the same validation as an import; nothing was changed."""
+
+    title = "Invalid feature"
+    nothing_done = "nothing was changed"

@@ -23,6 +23,20 @@ class Settings(BaseSettings):
         Name or path of the SpatiaLite extension module loaded into every SQLite connection.
     language
         Language of labels, headers and messages users see: ``zh`` (default) or ``en``.
+    read_access
+        Who may read without an API key: ``local`` (default: clients on this machine, 127.0.0.1/::1),
+        ``open`` (everyone) or ``key`` (nobody). Writing always needs an editor or admin key.
+    require_if_match
+        Refuse PUT, PATCH and DELETE without an ``If-Match`` header (428). Off by default because QGIS
+        does not send one; a sent ``If-Match`` is always enforced (412 when stale).
+    db_pool_size, db_max_overflow
+        Database connections each server process keeps open, and how many more it may open under load.
+        SQLite connections are cheap to keep and slow to open (SpatiaLite loads on each), so keep overflow 0.
+    response_cache_mb
+        Memory per server process for cached feature pages and tiles (0 turns the cache off). Entries are
+        keyed by the layer's data version, which triggers raise on every change, so none is served stale.
+    auth_failures_allowed, auth_failure_window_s
+        Failed API key attempts one client address may make per window before it gets 429.
     """
 
     model_config = SettingsConfigDict(env_prefix="GIS_", env_file=None, extra="ignore")
@@ -30,6 +44,13 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     spatialite_library: str = "mod_spatialite"
     language: str = Field(default="zh", pattern="^(zh|en)$")
+    read_access: str = Field(default="local", pattern="^(local|open|key)$")
+    require_if_match: bool = False
+    db_pool_size: int = Field(default=8, ge=1, le=200)
+    db_max_overflow: int = Field(default=0, ge=0, le=200)
+    response_cache_mb: int = Field(default=64, ge=0, le=65536)
+    auth_failures_allowed: int = Field(default=10, ge=1)
+    auth_failure_window_s: int = Field(default=300, ge=1)
     demo_dir: Path = Path(__file__).resolve().parent.parent / "layers" / "demo"
 
     @property

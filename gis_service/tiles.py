@@ -12,7 +12,7 @@ import mapbox_vector_tile
 import numpy as np
 import shapely
 
-from gis_service.crs import parse_crs, storage_crs, transformer
+from gis_service.crs import parse_crs, storage_crs, transform_bounds, transform_geometries
 
 EXTENT = 4096  # MVT coordinate units per tile side
 BUFFER = 64  # units of extra geometry kept around the tile so lines and polygons join across edges
@@ -37,8 +37,7 @@ class Tile:
         """The tile, widened by ``margin`` of its size, as lon/lat bounds in EPSG:4490."""
         minx, miny, maxx, maxy = self.mercator_bounds()
         pad = (maxx - minx) * margin
-        return transformer(parse_crs(3857), storage_crs()).transform_bounds(
-            minx - pad, miny - pad, maxx + pad, maxy + pad)
+        return transform_bounds((minx - pad, miny - pad, maxx + pad, maxy + pad), parse_crs(3857), storage_crs())
 
     @classmethod
     def containing(cls, lon: float, lat: float, z: int) -> Tile:
@@ -54,8 +53,7 @@ def encode_tile(layer_name: str, tile: Tile, ids: list[int], properties: list[di
     """Encode features (geometries in EPSG:4490) as one MVT layer, clipped to the tile plus its buffer."""
     minx, miny, maxx, maxy = tile.mercator_bounds()
     pad = (maxx - minx) * BUFFER / EXTENT
-    mercator = transformer(storage_crs(), parse_crs(3857))
-    projected = shapely.transform(geometries, lambda xy: np.column_stack(mercator.transform(xy[:, 0], xy[:, 1])))
+    projected = transform_geometries(geometries, storage_crs(), parse_crs(3857))
     clipped = shapely.clip_by_rect(projected, minx - pad, miny - pad, maxx + pad, maxy + pad)
     features = []
     for fid, props, geom in zip(ids, properties, clipped, strict=True):

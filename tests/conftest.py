@@ -71,7 +71,7 @@ def make_engine(backend: str, request: pytest.FixtureRequest, directory: Path) -
         return create_db_engine(Settings(database_url=f"sqlite:///{path}"))
     engine = create_db_engine(Settings(database_url=request.getfixturevalue("postgres_url")))
     with engine.begin() as conn:
-        names = ", ".join(f'"{spec.name}"' for spec in list_layers())
+        names = ", ".join([*(f'"{spec.name}"' for spec in list_layers()), "api_users", "feature_history"])
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
     return engine
 

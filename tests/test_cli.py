@@ -9,6 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
+import pytest
 from shapely.geometry import Point
 
 from tests.conftest import ROOT
@@ -102,3 +103,31 @@ def test_serve_starts_the_api(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_users_add_list_revoke(tmp_path: Path) -> None:
+    """A key is printed once and works; the stored form is only a hash; a revoked key stops working."""
+    from gis_service.db.engine import create_db_engine
+    from gis_service.errors import AuthenticationRequiredError
+    from gis_service.services.users import UserService
+    from gis_service.settings import Settings
+
+    db = tmp_path / "cli.sqlite"
+    assert run(["demo", "--no-serve"], db).returncode == 0
+    added = run(["users", "add", "chen_cadre", "--role", "editor", "--village", "510923100201"], db)
+    assert added.returncode == 0, added.stderr
+    key = added.stdout.strip()
+    assert key.startswith("gs_") and len(key) > 40
+    assert run(["users", "add", "chen_cadre", "--role", "viewer"], db).returncode == 1
+    unknown_village = run(["users", "add", "x", "--role", "editor", "--village", "510923100999"], db)
+    assert unknown_village.returncode == 1 and "510923100999" in unknown_village.stderr
+    listing = run(["users", "list"], db)
+    assert "chen_cadre" in listing.stdout and "510923100201" in listing.stdout and key[:10] in listing.stdout
+    assert key not in listing.stdout and key not in db.read_bytes().decode("latin-1")
+    engine = create_db_engine(Settings(database_url=f"sqlite:///{db}"))
+    principal = UserService(engine).authenticate(key)
+    assert (principal.name, principal.role, principal.villages) == ("chen_cadre", "editor", ("510923100201",))
+    assert run(["users", "revoke", "chen_cadre"], db).returncode == 0
+    with pytest.raises(AuthenticationRequiredError, match="revoked"):
+        UserService(engine).authenticate(key)
+    engine.dispose()

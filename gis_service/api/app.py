@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import threading
 from importlib.resources import files
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
-from gis_service import __version__
+from gis_service import __version__, crs
 from gis_service.api import openapi, problems
-from gis_service.api.routes import ogc
+from gis_service.api.cache import ResponseCache
+from gis_service.api.routes import edits, ogc
+from gis_service.api.security import FailedAttempts, require_read
+from gis_service.api.versions import LayerVersions
 from gis_service.db.engine import create_db_engine
+from gis_service.services.edits import EditService
 from gis_service.services.features import FeatureService
 from gis_service.services.layers import LayerService
 from gis_service.services.tiles import TileService
+from gis_service.services.users import UserService
 from gis_service.settings import Settings, get_settings
 
 
@@ -40,8 +46,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.features = FeatureService(engine)
     app.state.layers = LayerService(engine)
     app.state.tiles = TileService(engine)
+    app.state.edits = EditService(engine)
+    app.state.users = UserService(engine)
+    app.state.cache = ResponseCache(settings.response_cache_mb * 2**20)
+    app.state.versions = LayerVersions(app.state.features.versions)
+    app.state.failed_attempts = FailedAttempts(settings.auth_failures_allowed, settings.auth_failure_window_s)
     app.state.templates = Jinja2Templates(directory=str(files("gis_service.api") / "templates"))
+    # Build coordinate transformers in the background: the first of them takes PROJ seconds.
+    threading.Thread(target=crs.warm_up, name="proj-warm-up", daemon=True).start()
     problems.install(app)
-    app.include_router(ogc.router)
+    app.include_router(ogc.router, dependencies=[Depends(require_read)])
+    app.include_router(edits.router)
     openapi.install(app)
     return app

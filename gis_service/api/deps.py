@@ -1,4 +1,7 @@
-"""Dependencies shared by routes: services from app state, a collection id resolved to its layer."""
+"""Dependencies shared by routes: services from app state, a collection id resolved to its layer.
+
+They are ``async def`` because none of them blocks: FastAPI runs each plain ``def`` dependency in the
+thread pool, and those hand-offs were most of the time of a cached request."""
 
 from __future__ import annotations
 
@@ -13,19 +16,19 @@ from gis_service.services.layers import LayerService
 from gis_service.settings import Settings
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_feature_service(request: Request) -> FeatureService:
+async def get_feature_service(request: Request) -> FeatureService:
     return request.app.state.features
 
 
-def get_layer_service(request: Request) -> LayerService:
+async def get_layer_service(request: Request) -> LayerService:
     return request.app.state.layers
 
 
-def get_collection(
+async def get_collection(
     collection_id: Annotated[str, Path(description="Layer name, e.g. assets",
                                        json_schema_extra={"enum": [s.name for s in list_layers()]})],
 ) -> LayerSpec:

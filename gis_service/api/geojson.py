@@ -10,17 +10,8 @@ import orjson
 import shapely
 from pyproj import CRS
 
-from gis_service.crs import north_first, storage_crs, transform_geometries
+from gis_service.crs import output_geometries
 from gis_service.services.features import Features
-
-
-def output_geometries(geoms: np.ndarray, crs: CRS) -> np.ndarray:
-    """Geometries from storage into ``crs``, in that CRS's axis order (lat/lon for EPSG:4326/4490,
-    northing/easting for EPSG:4544; lon/lat only for CRS84), as OGC API Features Part 2 requires."""
-    out = transform_geometries(geoms, storage_crs(), crs)
-    if north_first(crs):
-        out = shapely.transform(out, lambda xy: xy[:, ::-1])
-    return out
 
 
 def feature_chunks(features: Features, crs: CRS) -> list[bytes]:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from gis_service.layers.codelists import CODELISTS
-from gis_service.layers.registry import list_layers
+from gis_service.layers.registry import LayerSpec, list_layers
 
 
 def to_openapi_30(node: Any) -> Any:
@@ -64,10 +64,12 @@ def _add_collection_paths(schema: dict[str, Any]) -> None:
     driver reads them there and then sends ``-where field = value`` to the server instead of filtering
     on the client.
     """
-    generic = schema["paths"].get("/collections/{collection_id}/items", {}).get("get")
+    methods = schema["paths"].get("/collections/{collection_id}/items", {})
+    generic = methods.get("get")
     if generic is None:
         return
     for layer in list_layers():
+        others = {method: _for_layer(operation, layer) for method, operation in methods.items() if method != "get"}
         operation = copy.deepcopy(generic)
         operation["operationId"] = f"get_{layer.name}_items"
         operation["summary"] = f"Features of {layer.name} ({layer.zh})"
@@ -80,7 +82,32 @@ def _add_collection_paths(schema: dict[str, Any]) -> None:
                                "explode": False, "description": f"{spec.info.zh} / {spec.info.en} equals",
                                "schema": field_schema})
         operation["parameters"] = parameters
-        schema["paths"][f"/collections/{layer.name}/items"] = {"get": operation}
+        schema["paths"][f"/collections/{layer.name}/items"] = {"get": operation, **others}
+
+
+def _for_layer(generic: dict[str, Any], layer: LayerSpec) -> dict[str, Any]:
+    """A copy of a generic collection operation for one layer: no collection_id; a GeoJSON body describes
+    the layer's fields (schema-driven clients and fuzzers then send plausible features)."""
+    operation = copy.deepcopy(generic)
+    operation["operationId"] = f"{operation.get('operationId', 'op')}_{layer.name}"
+    operation["parameters"] = [p for p in operation.get("parameters", []) if p.get("name") != "collection_id"]
+    body = operation.get("requestBody", {}).get("content", {})
+    for media in body.values():
+        media["schema"] = _feature_schema(layer)
+    return operation
+
+
+def _feature_schema(layer: LayerSpec) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for spec in layer.fields:
+        field_schema: dict[str, Any] = {**_SCHEMA_TYPES[spec.kind], "nullable": not spec.info.required}
+        if spec.info.codelist:
+            field_schema["enum"] = list(CODELISTS[spec.info.codelist])
+        fields[spec.name] = field_schema
+    return {"type": "object", "required": ["type", "geometry", "properties"],
+            "properties": {"type": {"type": "string", "enum": ["Feature"]},
+                           "geometry": {"type": "object", "nullable": True},
+                           "properties": {"type": "object", "properties": fields}}}
 
 
 def install(app: FastAPI) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gis_service.errors import GisServiceError, ImportRejectedError
+from gis_service.errors import AuthenticationRequiredError, GisServiceError, ImportRejectedError, TooManyAttemptsError
 
 log = logging.getLogger("gis_service.api")
 PROBLEM_JSON = "application/problem+json"
@@ -36,7 +36,12 @@ def install(app: FastAPI) -> None:
             extra["problems"] = [p.__dict__ for p in exc.problems]
         if exc.status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.detail)
-        return problem(exc.status, exc.title, exc.detail, request.url.path, **extra)
+        response = problem(exc.status, exc.title, exc.detail, request.url.path, **extra)
+        if isinstance(exc, AuthenticationRequiredError):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="gis_service"'
+        if isinstance(exc, TooManyAttemptsError):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

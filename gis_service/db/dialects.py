@@ -23,6 +23,10 @@ class SpatialDialect:
     """Behaviour shared by both backends; subclasses override what differs."""
 
     name = "generic"
+    # Whether the database may hand a deleted row's id to a new row. SQLite does (an INTEGER PRIMARY KEY
+    # without AUTOINCREMENT takes max(id) + 1), which would mix a new feature's history with a deleted one's
+    # and block its undelete, so ids are then chosen explicitly (see ``repositories.layers.first_free_id``).
+    reuses_deleted_ids = False
 
     def add_geometry_column(
         self, conn: Connection, table: str, column: str, geometry_type: str, srid: int, nullable: bool
@@ -42,6 +46,13 @@ class SpatialDialect:
 
     def extent(self, column: Any) -> list[ColumnElement[Any]]:
         """Expressions for (xmin, ymin, xmax, ymax) of a geometry column over all rows."""
+        raise NotImplementedError
+
+    def create_version_trigger(self, conn: Connection, table: str) -> None:
+        """Triggers that raise ``layer_versions.version`` of ``table`` on every insert, update or delete."""
+        raise NotImplementedError
+
+    def drop_version_trigger(self, conn: Connection, table: str) -> None:
         raise NotImplementedError
 
     @contextmanager
@@ -105,6 +116,21 @@ class PostGISDialect(SpatialDialect):
         # ST_Intersects uses the GiST index by itself.
         return func.ST_Intersects(column, func.ST_MakeEnvelope(*bbox, srid))
 
+    def create_version_trigger(self, conn: Connection, table: str) -> None:
+        # One statement-level trigger function for every layer: a 100k-row COPY bumps the version once.
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION gis_bump_layer_version() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN INSERT INTO layer_versions (layer, version) VALUES (TG_TABLE_NAME, 1) "
+            "ON CONFLICT (layer) DO UPDATE SET version = layer_versions.version + 1; RETURN NULL; END $$"
+        )
+        conn.exec_driver_sql(
+            f'CREATE TRIGGER gis_layer_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{table}" '
+            "FOR EACH STATEMENT EXECUTE FUNCTION gis_bump_layer_version()"
+        )
+
+    def drop_version_trigger(self, conn: Connection, table: str) -> None:
+        conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS gis_layer_version ON "{table}"')
+
     def extent(self, column: Any) -> list[ColumnElement[Any]]:
         box = func.ST_Extent(column)
         return [func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box)]
@@ -112,6 +138,7 @@ class PostGISDialect(SpatialDialect):
 
 class SpatiaLiteDialect(SpatialDialect):
     name = "spatialite"
+    reuses_deleted_ids = True
 
     def add_geometry_column(
         self, conn: Connection, table: str, column: str, geometry_type: str, srid: int, nullable: bool
@@ -176,6 +203,19 @@ class SpatiaLiteDialect(SpatialDialect):
         yield
         for column in geometry_columns:
             conn.exec_driver_sql("SELECT CreateSpatialIndex(?, ?)", (table, column))
+
+    def create_version_trigger(self, conn: Connection, table: str) -> None:
+        # SQLite has row-level triggers only; one UPDATE of a one-row table per changed row costs about
+        # 1 µs, small beside the insert itself.
+        for event_name in ("insert", "update", "delete"):
+            conn.exec_driver_sql(
+                f'CREATE TRIGGER "gis_layer_version_{table}_{event_name}" AFTER {event_name.upper()} ON "{table}" '
+                f"BEGIN UPDATE layer_versions SET version = version + 1 WHERE layer = '{table}'; END"
+            )
+
+    def drop_version_trigger(self, conn: Connection, table: str) -> None:
+        for event_name in ("insert", "update", "delete"):
+            conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS "gis_layer_version_{table}_{event_name}"')
 
     def extent(self, column: Any) -> list[ColumnElement[Any]]:
         return [func.MIN(func.MbrMinX(column)), func.MIN(func.MbrMinY(column)),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from gis_service.errors import DatabaseUnavailableError
@@ -16,10 +18,34 @@ from gis_service.settings import Settings
 # SRIDs every database must know besides WGS84: CGCS2000 geographic and the two 3-degree GK forms at 105°E.
 REQUIRED_SRIDS = (4490, 4544, 4523)
 
+# SQLite loads an extension with dlopen(RTLD_NOW | RTLD_GLOBAL): Debian's mod_spatialite and its whole dependency
+# tree (the system libproj, libgeos, libgeos_c, libsqlite3, libtiff, libcurl, libxml2) join the process-wide
+# symbol scope, which the dynamic linker searches before a library's own dependencies. The pyproj, shapely and
+# pyogrio wheels bundle other versions of PROJ, GEOS, GDAL and SQLite; loaded after that, their symbols bind to
+# the system copies (pyproj then runs PROJ 9.1 with its own 9.5 library half-used, and PROJ's static objects are
+# built by both copies in one place and freed twice at exit: "free(): invalid pointer", exit status 134).
+# Loaded before, each wheel binds to its own libraries. So they are always imported before the first connection.
+_LOAD_BEFORE_SPATIALITE = ("pyproj", "shapely", "pyogrio")
+
+
+WRITE_OPTION = "gis_write"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: on SQLite it holds the write lock from the start; rows read with
+    ``FOR UPDATE`` are locked on PostgreSQL. Commits on success, rolls back on any exception."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
 
 def create_db_engine(settings: Settings, **kwargs: Any) -> Engine:
     """Engine for ``settings.database_url``; SQLite URLs get SpatiaLite loaded on every connection."""
     url = make_url(settings.database_url)
+    kwargs.setdefault("pool_size", settings.db_pool_size)
+    kwargs.setdefault("max_overflow", settings.db_max_overflow)
     if url.get_backend_name() == "sqlite":
         return _spatialite_engine(settings, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
@@ -49,7 +75,12 @@ def _spatialite_engine(settings: Settings, **kwargs: Any) -> Engine:
     url = make_url(settings.database_url)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    else:  # an in-memory database lives in one connection; SQLAlchemy pools it differently
+        kwargs.pop("pool_size", None)
+        kwargs.pop("max_overflow", None)
     kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+    for name in _LOAD_BEFORE_SPATIALITE:
+        importlib.import_module(name)
     engine = create_engine(url, module=_sqlite_module(), **kwargs)
     library = settings.spatialite_library
 
@@ -83,6 +114,9 @@ def _spatialite_engine(settings: Settings, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A write transaction takes SQLite's write lock at once (BEGIN IMMEDIATE): one that reads first
+        # and writes later would otherwise fail with "database is locked" when another writer got in between,
+        # instead of waiting for it (busy_timeout).
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
 
     return engine

@@ -113,8 +113,9 @@ def _check_field(source: SourceTable, spec: FieldSpec, problems: list[RowProblem
             out.append(None)
             continue
         message = _check_value(value, spec, lookup)
-        if message:
+        if message:  # an invalid value goes no further (e.g. into the duplicate-code query: NUL breaks SQL)
             problems.append(RowProblem(source.file, row, info.zh, message))
+            value = None
         elif lookup is not None:
             value = lookup[value.casefold()]
         out.append(value)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyproj import CRS
-from sqlalchemy import ColumnElement, Connection, Row, and_, func, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, delete, func, insert, select, update
 
 from gis_service.crs import CRS84_URI, parse_crs
 from gis_service.db.base import STORAGE_SRID
-from gis_service.db.dialects import dialect_for
+from gis_service.db.dialects import dialect_for, geometries_from_wkb
 from gis_service.layers.registry import LayerSpec
 from gis_service.repositories.cql2 import FilterCompiler
 
@@ -85,3 +85,49 @@ class FeatureRepository:
     def get(self, feature_id: int) -> Row[Any] | None:
         statement = select(*self._columns()).where(self.table.c.id == feature_id)
         return self.conn.execute(statement).one_or_none()
+
+    def geometries_by_code(self, codes: Iterable[str]) -> list[Any]:
+        """Primary geometries (shapely, EPSG:4490) of the features with these codes."""
+        column = self.dialect.as_wkb(self.table.c[self.layer.geometry_column])
+        rows = self.conn.execute(select(column).where(self.table.c.code.in_(list(codes)))).scalars().all()
+        return list(geometries_from_wkb(rows))
+
+
+class FeatureWriter(FeatureRepository):
+    """Write single features of one layer (the caller owns the transaction)."""
+
+    def get_for_update(self, feature_id: int) -> Row[Any] | None:
+        """The feature, locked until the transaction ends (PostgreSQL; SQLite holds the write lock already)."""
+        statement = select(*self._columns()).where(self.table.c.id == feature_id).with_for_update()
+        return self.conn.execute(statement).one_or_none()
+
+    def codes_taken(self, codes: Iterable[str], except_id: int | None = None) -> set[str]:
+        """Which of ``codes`` other features already use."""
+        code = self.table.c.code
+        statement = select(code).where(code.in_(list(codes)))
+        if except_id is not None:
+            statement = statement.where(self.table.c.id != except_id)
+        return set(self.conn.execute(statement).scalars())
+
+    def insert_one(self, values: dict[str, Any], geometries: dict[str, bytes | None],
+                   feature_id: int | None = None) -> int:
+        """Insert one feature; ``feature_id`` None lets the database choose the id."""
+        row = {**values, **self._geometry_values(geometries)}
+        if feature_id is not None:
+            row["id"] = feature_id
+        result = self.conn.execute(insert(self.table).values(**row).returning(self.table.c.id))
+        return int(result.scalar_one())
+
+    def update_one(self, feature_id: int, values: dict[str, Any], geometries: dict[str, bytes | None]) -> None:
+        row = {**values, **self._geometry_values(geometries), "updated_at": func.current_timestamp()}
+        self.conn.execute(update(self.table).where(self.table.c.id == feature_id).values(**row))
+
+    def delete_one(self, feature_id: int) -> None:
+        self.conn.execute(delete(self.table).where(self.table.c.id == feature_id))
+
+    def max_id(self) -> int:
+        return int(self.conn.execute(select(func.coalesce(func.max(self.table.c.id), 0))).scalar_one())
+
+    def _geometry_values(self, geometries: dict[str, bytes | None]) -> dict[str, Any]:
+        return {name: None if wkb is None else self.dialect.geometry_literal(wkb, STORAGE_SRID)
+                for name, wkb in geometries.items()}

@@ -9,11 +9,12 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, Table, delete, func, select
 
 from gis_service.db.base import STORAGE_SRID
 from gis_service.db.dialects import dialect_for, geometries_from_wkb
 from gis_service.layers.registry import LayerSpec
+from gis_service.repositories.history import HistoryRepository
 
 READ_BATCH = 10_000
 
@@ -63,6 +64,10 @@ class LayerRepository:
         self, columns: Sequence[str], rows: Sequence[Sequence[Any]], geometries: dict[str, np.ndarray]
     ) -> None:
         """Bulk-insert rows (values in ``columns`` order) with their geometries in the storage CRS."""
+        if self.dialect.reuses_deleted_ids:
+            start = first_free_id(self.conn, self.table)
+            columns = ["id", *columns]
+            rows = [(start + i, *row) for i, row in enumerate(rows)]
         self.dialect.bulk_insert(self.conn, self.table, columns, rows, geometries, STORAGE_SRID)
 
     def bulk_load(self) -> AbstractContextManager[None]:
@@ -97,3 +102,9 @@ class LayerRepository:
             frame[extra.name] = geoms[extra.name]
         return frame
 
+
+
+def first_free_id(conn: Connection, table: Table) -> int:
+    """An id never used in ``table``: above every stored id and every id in its edit history."""
+    stored = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
+    return max(stored, HistoryRepository(conn, table.name).max_feature_id()) + 1

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+import orjson
+import shapely
 from sqlalchemy import Engine, Row
 
 from gis_service.db.dialects import geometries_from_wkb
@@ -16,6 +19,7 @@ from gis_service.layers.codelists import code_lookup
 from gis_service.layers.registry import LayerSpec
 from gis_service.layers.validation import convert_value
 from gis_service.repositories.features import FeatureQuery, FeatureRepository
+from gis_service.repositories.history import layer_version, layer_versions
 
 
 @dataclass
@@ -54,6 +58,16 @@ class FeatureService:
             matched = repo.count(query) if (query.offset or len(rows) >= query.limit) else query.offset + len(rows)
         return FeaturePage(features_from_rows(layer, rows), matched, query)
 
+    def version(self, layer: LayerSpec) -> int:
+        """The layer's data version: it changes whenever any feature of the layer does."""
+        with self.engine.connect() as conn:
+            return layer_version(conn, layer.name)
+
+    def versions(self) -> dict[str, int]:
+        """Every layer's data version."""
+        with self.engine.connect() as conn:
+            return layer_versions(conn)
+
     def get(self, layer: LayerSpec, feature_id: int) -> Features:
         """One feature, or :class:`NotFoundError`."""
         with self.engine.connect() as conn:
@@ -61,6 +75,19 @@ class FeatureService:
         if row is None:
             raise NotFoundError(f"{layer.name} has no feature {feature_id}")
         return features_from_rows(layer, [row])
+
+
+def feature_etag(features: Features, index: int) -> str:
+    """A strong ETag of one feature's content (attributes and geometries as stored).
+
+    It does not depend on the CRS or links of a response, so a client may send back the tag of any
+    representation it read in ``If-Match``; equal content gives an equal tag.
+    """
+    digest = hashlib.sha256(orjson.dumps(features.properties[index], option=orjson.OPT_SORT_KEYS))
+    for geoms in (features.geometries, *features.extra_geometries.values()):
+        geometry = geoms[index]
+        digest.update(b"|" + (b"" if geometry is None else shapely.to_wkb(geometry)))
+    return '"' + digest.hexdigest()[:32] + '"'
 
 
 def parse_equals(layer: LayerSpec, raw: dict[str, str]) -> dict[str, Any]:

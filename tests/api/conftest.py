@@ -6,11 +6,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from gis_service.api import create_app
@@ -32,25 +34,36 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    backend = str(request.param)
-    engine = make_engine(backend, request, tmp_path_factory.mktemp(f"api-{backend}"))
-    load_demo(engine, DEMO_DIR)
-    app = create_app(Settings(database_url=engine.url.render_as_string(hide_password=False)), engine=engine)
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free loopback port for the duration; yields its base URL."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while not server.started:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield LiveServer(url, engine, backend)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def settings_for(engine: Engine, **overrides: object) -> Settings:
+    return Settings(database_url=engine.url.render_as_string(hide_password=False), **overrides)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    backend = str(request.param)
+    engine = make_engine(backend, request, tmp_path_factory.mktemp(f"api-{backend}"))
+    load_demo(engine, DEMO_DIR)
+    with serving(create_app(settings_for(engine), engine=engine)) as url:
+        yield LiveServer(url, engine, backend)
     engine.dispose()
 
 

@@ -14,7 +14,9 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as FastAPIPath
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from gis_service.api.cache import CachedResponse, ResponseCache, cached_response
 from gis_service.api.deps import CollectionDep, FeaturesDep, LayersDep, SettingsDep
 from gis_service.api.geojson import etag, feature_chunks, feature_collection, single_feature
 from gis_service.api.links import (
@@ -29,13 +31,21 @@ from gis_service.api.links import (
     negotiate,
     with_params,
 )
-from gis_service.api.params import DEFAULT_LIMIT, FILTER_LANGUAGES, MAX_LIMIT, parse_crs_parameter, parse_items
+from gis_service.api.params import (
+    DEFAULT_LIMIT,
+    FILTER_LANGUAGES,
+    MAX_LIMIT,
+    ItemsRequest,
+    parse_crs_parameter,
+    parse_items,
+)
+from gis_service.api.versions import LayerVersions
 from gis_service.crs import API_CRS, CRS84_URI, epsg_code, ogc_uri, storage_crs
 from gis_service.fileio.writers import office_table, reproject, with_field_types
 from gis_service.layers.codelists import CODELISTS
 from gis_service.layers.registry import LayerSpec
 from gis_service.layers.validation import INT32_MAX
-from gis_service.services.features import Features
+from gis_service.services.features import Features, FeatureService, feature_etag
 from gis_service.tiles import MAX_ZOOM
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -169,7 +179,7 @@ def collection(
 
 @router.get("/collections/{collection_id}/items", summary="Features of a layer", tags=["OGC API - Features"],
             response_class=Response, responses=_content(GEOJSON, HTML, CSV))
-def items(
+async def items(
     request: Request,
     layer: CollectionDep,
     service: FeaturesDep,
@@ -196,10 +206,25 @@ def items(
         log.info("CQL2 filter on %s (%s): %s", layer.name, filter_lang or "cql2-text", filter)
     if parsed.query.equals:
         log.info("property filter on %s: %s", layer.name, parsed.query.equals)
+    cache: ResponseCache = request.app.state.cache
+    # The version is read before the features: an entry can only hold data at least as new as its key.
+    versions: LayerVersions = request.app.state.versions
+    key = ("items", layer.name, await versions.version(layer.name), fmt, str(request.url))
+    entry = cache.get(key)
+    if entry is None:
+        entry = await run_in_threadpool(_items_entry, request, layer, service, parsed, settings.language)
+        cache.put(key, entry)
+    return cached_response(request, entry)
+
+
+def _items_entry(request: Request, layer: LayerSpec, service: FeatureService, parsed: ItemsRequest,
+                 language: str) -> CachedResponse:
+    """The finished /items response, ready to cache."""
     page = service.page(layer, parsed.query)
     features = _select_properties(page.features, parsed.properties)
     returned = len(features)
     url = str(request.url)
+    fmt = parsed.fmt
     links = [link(url, "self", MEDIA_TYPES[fmt] if fmt != "json" else GEOJSON),
              link(with_params(url, f="html"), "alternate", HTML),
              link(f"{base_url(request)}/collections/{layer.name}", "collection", JSON)]
@@ -211,14 +236,15 @@ def items(
                           "prev", GEOJSON))
     headers = {"Content-Crs": f"<{parsed.crs_uri}>"}
     if fmt == "csv":
-        return _csv(features, parsed.crs, settings.language, headers)
+        return _csv(features, parsed.crs, language, headers)
     if fmt == "html":
-        return _html(request, "items.html", layer=layer, features=features, links=links,
+        html = _html(request, "items.html", layer=layer, features=features, links=links,
                      matched=page.number_matched, offset=query.offset)
+        return CachedResponse(bytes(html.body), HTML + "; charset=utf-8")
     members = {"numberMatched": page.number_matched, "numberReturned": returned,
                "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"), "links": links}
     body = feature_collection(feature_chunks(features, parsed.crs), members)
-    return Response(body, media_type=GEOJSON, headers=headers)
+    return CachedResponse(body, GEOJSON, {**headers, "ETag": etag(body)})
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Queryable properties", tags=["OGC API - Features"],
@@ -255,15 +281,20 @@ def tilejson(request: Request, layer: CollectionDep, service: LayersDep) -> Resp
 @router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="Vector tile of a layer",
             tags=["Vector tiles"], response_class=Response,
             responses=_content(MVT) | {204: {"description": "No features in this tile"}})
-def tile(
+async def tile(
     request: Request, layer: CollectionDep,
     z: Annotated[int, FastAPIPath(ge=0, le=MAX_ZOOM)], x: Annotated[int, FastAPIPath(ge=0, le=INT32_MAX)],
     y: Annotated[int, FastAPIPath(ge=0, le=INT32_MAX)],
 ) -> Response:
-    data = request.app.state.tiles.tile(layer, z, x, y)
-    if not data:
-        return Response(status_code=204)
-    return Response(data, media_type=MVT, headers={"Cache-Control": "public, max-age=60"})
+    cache: ResponseCache = request.app.state.cache
+    versions: LayerVersions = request.app.state.versions
+    key = ("tile", layer.name, await versions.version(layer.name), z, x, y)
+    entry = cache.get(key)
+    if entry is None:
+        data = await run_in_threadpool(request.app.state.tiles.tile, layer, z, x, y)
+        entry = CachedResponse(data, MVT, {"ETag": etag(data)}, status_code=200 if data else 204)
+        cache.put(key, entry)
+    return cached_response(request, entry)
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", tags=["OGC API - Features"],
@@ -286,11 +317,10 @@ def item(
     links = [link(f"{base}/items/{feature_id}", "self", GEOJSON), link(f"{base}/items/{feature_id}?f=html",
              "alternate", HTML), link(base, "collection", JSON)]
     body = single_feature(feature_chunks(feature, target)[0], links)
-    tag = etag(body)  # of the bytes sent: another CRS is another representation
-    headers = {"Content-Crs": f"<{uri}>", "ETag": tag}
-    if tag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=GEOJSON, headers=headers)
+    # The tag is of the feature's content, the same in every CRS, so an editor may send back in If-Match
+    # the tag of whatever representation it read (the URL, with its crs parameter, tells them apart).
+    entry = CachedResponse(body, GEOJSON, {"Content-Crs": f"<{uri}>", "ETag": feature_etag(feature, 0)})
+    return cached_response(request, entry)
 
 
 def _select_properties(features: Features, names: tuple[str, ...] | None) -> Features:
@@ -302,7 +332,7 @@ def _select_properties(features: Features, names: tuple[str, ...] | None) -> Fea
     return features
 
 
-def _csv(features: Features, crs: Any, language: str, headers: dict[str, str]) -> Response:
+def _csv(features: Features, crs: Any, language: str, headers: dict[str, str]) -> CachedResponse:
     layer = features.layer
     frame = gpd.GeoDataFrame(features.properties, geometry=gpd.GeoSeries(features.geometries, crs=4490))
     for name, geoms in features.extra_geometries.items():
@@ -312,5 +342,4 @@ def _csv(features: Features, crs: Any, language: str, headers: dict[str, str]) -
     table = office_table(frame, layer, target, language)
     headers = {**headers, "Content-Crs": f"<{ogc_uri(target)}>",
                "Content-Disposition": f'attachment; filename="{layer.name}.csv"'}
-    return Response(table.to_csv(index=False).encode("utf-8-sig"), media_type=f"{CSV}; charset=utf-8",
-                    headers=headers)
+    return CachedResponse(table.to_csv(index=False).encode("utf-8-sig"), f"{CSV}; charset=utf-8", headers)

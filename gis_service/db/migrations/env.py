@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from gis_service.db import models  # noqa: F401
+from gis_service.db import models, records  # noqa: F401
 from gis_service.db.base import Base
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,221 @@
+"""OGC API - Features Part 4 (Create, Replace, Update, Delete) and the edit history of features.
+
+Bodies are GeoJSON in the CRS named by the ``Content-Crs`` header (default CRS84), in that CRS's axis
+order. Every edit needs an editor or admin key, honours ``If-Match`` (412 when stale) and is recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request
+from fastapi import Path as FastAPIPath
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from gis_service.access import Principal
+from gis_service.api.deps import CollectionDep, FeaturesDep
+from gis_service.api.geojson import feature_chunks, single_feature
+from gis_service.api.links import GEOJSON, JSON, base_url, link, with_params
+from gis_service.api.params import parse_crs_parameter
+from gis_service.api.security import PrincipalDep, ReaderDep
+from gis_service.crs import CRS84_URI, parse_crs
+from gis_service.errors import InvalidInputError, PreconditionRequiredError
+from gis_service.layers.registry import LayerSpec
+from gis_service.layers.validation import INT32_MAX
+from gis_service.services.edits import EditResult, EditService, VersionInfo
+from gis_service.services.features import FeatureService
+
+router = APIRouter(tags=["Editing and history"])
+
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a village boundary with every vertex is well under 1 MB
+BODY_TYPES = ("application/geo+json", "application/json", "application/merge-patch+json")
+ACTIONS = ("create", "replace", "update", "delete", "restore")
+FeatureId = Annotated[int, FastAPIPath(ge=1, le=INT32_MAX, description="Feature id")]
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag of the version being edited")]
+ContentCrs = Annotated[str | None, Header(alias="Content-Crs", description="CRS of the body, e.g. "
+                                          "<http://www.opengis.net/def/crs/EPSG/0/4544> (default CRS84)")]
+FEATURE_BODY = {"content": {"application/geo+json": {"schema": {"type": "object"}}}, "required": True}
+PROBLEM = {"content": {"application/problem+json": {"schema": {"type": "object"}}}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, **PROBLEM} for code, text in (
+        (400, "Bad request"), (401, "No valid API key"), (403, "Role or villages do not allow it"),
+        (404, "Not found"), (409, "Conflict"), (412, "Stale If-Match"), (413, "Body too large"),
+        (415, "Not GeoJSON"), (422, "Invalid feature"), (428, "If-Match required"), (429, "Too many bad keys"))
+}
+
+
+def _edits(request: Request) -> EditService:
+    return request.app.state.edits
+
+
+async def _body(request: Request) -> Any:
+    """The JSON body, with 413/415/400 problems for what cannot be one."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in BODY_TYPES:
+        raise _UnsupportedMediaType(f"send the feature as application/geo+json (got '{media_type or 'nothing'}')")
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _TooLarge(f"the body is larger than {MAX_BODY_BYTES // 2**20} MB")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise _TooLarge(f"the body is larger than {MAX_BODY_BYTES // 2**20} MB")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"the body is not valid JSON: {exc}") from None
+
+
+class _UnsupportedMediaType(InvalidInputError):
+    status = 415
+    title = "Unsupported media type"
+
+
+class _TooLarge(InvalidInputError):
+    status = 413
+    title = "Content too large"
+
+
+def _if_match(request: Request, value: str | None) -> str | None:
+    if value is None and request.app.state.settings.require_if_match:
+        raise PreconditionRequiredError("this server requires If-Match with the ETag you read; GET the feature "
+                                        "first and send its ETag")
+    return value
+
+
+def _feature_response(request: Request, layer: LayerSpec, service: FeatureService, result: EditResult,
+                      status_code: int) -> Response:
+    """The stored feature after an edit, in CRS84, with its new ETag (and Location when created)."""
+    feature = service.get(layer, result.feature_id)
+    self_url = f"{base_url(request)}/collections/{layer.name}/items/{result.feature_id}"
+    body = single_feature(feature_chunks(feature, parse_crs(CRS84_URI))[0],
+                          [link(self_url, "self", GEOJSON), link(f"{self_url}/history", "version-history", JSON)])
+    headers = {"ETag": result.etag or "", "Content-Crs": f"<{CRS84_URI}>", "Location": self_url}
+    return Response(body, status_code=status_code, media_type=GEOJSON, headers=headers)
+
+
+@router.post("/collections/{collection_id}/items", summary="Add a feature", status_code=201,
+             response_class=Response, openapi_extra={"requestBody": FEATURE_BODY},
+             responses={201: {"description": "Created; Location names the new feature"}, **ERRORS})
+async def create_item(request: Request, layer: CollectionDep, principal: PrincipalDep, features: FeaturesDep,
+                      content_crs: ContentCrs = None) -> Response:
+    crs = _body_crs(content_crs)
+    body = await _body(request)
+    result = await run_in_threadpool(_edits(request).create, layer, body, crs, principal)
+    return _feature_response(request, layer, features, result, 201)
+
+
+@router.put("/collections/{collection_id}/items/{feature_id}", summary="Replace a feature",
+            response_class=Response, openapi_extra={"requestBody": FEATURE_BODY},
+            responses={200: {"description": "Replaced"}, **ERRORS})
+async def replace_item(request: Request, layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep,
+                       features: FeaturesDep, content_crs: ContentCrs = None, if_match: IfMatch = None) -> Response:
+    crs = _body_crs(content_crs)
+    body = await _body(request)
+    result = await run_in_threadpool(_edits(request).replace, layer, feature_id, body, crs, principal,
+                                     _if_match(request, if_match))
+    return _feature_response(request, layer, features, result, 200)
+
+
+@router.patch("/collections/{collection_id}/items/{feature_id}", summary="Change some fields of a feature",
+              response_class=Response,
+              openapi_extra={"requestBody": {"content": {"application/merge-patch+json": {"schema": {
+                  "type": "object"}}}, "required": True}},
+              responses={200: {"description": "Updated"}, **ERRORS})
+async def update_item(request: Request, layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep,
+                      features: FeaturesDep, content_crs: ContentCrs = None, if_match: IfMatch = None) -> Response:
+    crs = _body_crs(content_crs)
+    body = await _body(request)
+    result = await run_in_threadpool(_edits(request).update, layer, feature_id, body, crs, principal,
+                                     _if_match(request, if_match))
+    return _feature_response(request, layer, features, result, 200)
+
+
+@router.delete("/collections/{collection_id}/items/{feature_id}", summary="Delete a feature", status_code=204,
+               response_class=Response, responses={204: {"description": "Deleted"}, **ERRORS})
+def delete_item(request: Request, layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep,
+                if_match: IfMatch = None) -> Response:
+    _edits(request).delete(layer, feature_id, principal, _if_match(request, if_match))
+    return Response(status_code=204)
+
+
+@router.options("/collections/{collection_id}/items", summary="Methods allowed on the features",
+                response_class=Response, responses={204: {"description": "See the Allow header"}})
+def items_options(layer: CollectionDep, principal: PrincipalDep) -> Response:
+    return _allow(["GET", "HEAD", "OPTIONS"], ["POST"], layer, principal)
+
+
+@router.options("/collections/{collection_id}/items/{feature_id}", summary="Methods allowed on a feature",
+                response_class=Response, responses={204: {"description": "See the Allow header"}})
+def item_options(layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep) -> Response:
+    return _allow(["GET", "HEAD", "OPTIONS"], ["PUT", "PATCH", "DELETE"], layer, principal)
+
+
+def _allow(reads: list[str], writes: list[str], layer: LayerSpec, principal: Principal) -> Response:
+    """``Allow`` lists the writes only for a caller who may make them: QGIS turns editing on from it."""
+    methods = reads + (writes if principal.can_edit(layer.name) else [])
+    return Response(status_code=204, headers={"Allow": ", ".join(methods)})
+
+
+def _body_crs(content_crs: str | None) -> Any:
+    value = content_crs.strip().strip("<>").strip() if content_crs else None
+    return parse_crs_parameter(value, "Content-Crs")[0]
+
+
+# ---------------------------------------------------------------------- history
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}/history", summary="Versions of a feature",
+            response_class=Response, responses={200: {"content": {JSON: {"schema": {"type": "object"}}}}, **ERRORS})
+def item_history(request: Request, layer: CollectionDep, feature_id: FeatureId, _reader: ReaderDep) -> Response:
+    versions = _edits(request).history(layer, feature_id)
+    base = f"{base_url(request)}/collections/{layer.name}/items/{feature_id}"
+    body = {"collection": layer.name, "featureId": feature_id,
+            "versions": [_version_json(v, base) for v in versions],
+            "links": [link(f"{base}/history", "self", JSON), link(base, "item", GEOJSON)]}
+    return Response(orjson.dumps(body), media_type=JSON)
+
+
+@router.get("/collections/{collection_id}/history", summary="Changes to a layer, newest first",
+            response_class=Response, responses={200: {"content": {JSON: {"schema": {"type": "object"}}}}, **ERRORS})
+def layer_history(
+    request: Request, layer: CollectionDep, _reader: ReaderDep,
+    action: Annotated[str | None, Query(description="Only this kind of change, e.g. delete (to find features "
+                                        "to bring back)", json_schema_extra={"enum": list(ACTIONS)})] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
+) -> Response:
+    if action is not None and action not in ACTIONS:
+        raise InvalidInputError(f"action '{action}' is not one of {', '.join(ACTIONS)}")
+    changes, total = _edits(request).changes(layer, action, limit, offset)
+    url = str(request.url)
+    items = f"{base_url(request)}/collections/{layer.name}/items"
+    links = [link(url, "self", JSON)]
+    if offset + len(changes) < total:
+        links.append(link(with_params(url, offset=offset + limit, limit=limit), "next", JSON))
+    body = {"collection": layer.name, "numberMatched": total, "numberReturned": len(changes),
+            "changes": [_version_json(v, f"{items}/{v.feature_id}") for v in changes], "links": links}
+    return Response(orjson.dumps(body), media_type=JSON)
+
+
+@router.post("/collections/{collection_id}/items/{feature_id}/history/{version}/restore",
+             summary="Restore a feature to a version (brings a deleted feature back)", response_class=Response,
+             responses={200: {"description": "Restored"}, **ERRORS})
+def restore_item(
+    request: Request, layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep, features: FeaturesDep,
+    version: Annotated[int, FastAPIPath(ge=0, le=INT32_MAX, description="Version to restore; 0 is the state "
+                                        "before the first recorded change")],
+) -> Response:
+    result = _edits(request).restore(layer, feature_id, version, principal)
+    return _feature_response(request, layer, features, result, 200)
+
+
+def _version_json(version: VersionInfo, item_url: str) -> dict[str, Any]:
+    restore = f"{item_url}/history/{version.version}/restore"
+    return {"featureId": version.feature_id, "version": version.version, "action": version.action,
+            "actor": version.actor, "changedAt": version.changed_at.isoformat(), "before": version.before,
+            "after": version.after,
+            "links": [] if version.after is None else [{"href": restore, "rel": "restore", "method": "POST"}]}

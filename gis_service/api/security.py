@@ -1,0 +1,98 @@
+"""Who is calling: API keys from headers, the read-access setting, and a limit on failed key attempts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from ipaddress import ip_address
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from gis_service.access import ANONYMOUS, Principal
+from gis_service.errors import AuthenticationRequiredError, TooManyAttemptsError
+from gis_service.services.users import UserService
+from gis_service.settings import Settings
+
+
+class FailedAttempts:
+    """Failed key attempts per client address in a sliding window (in memory, per server process)."""
+
+    def __init__(self, allowed: int, window_s: float) -> None:
+        self.allowed = allowed
+        self.window_s = window_s
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, client: str) -> None:
+        """429 while ``client`` has used up its failures in the window."""
+        with self._lock:
+            recent = self._recent(client, time.monotonic())
+            if len(recent) >= self.allowed:
+                retry = int(self.window_s - (time.monotonic() - recent[0])) + 1
+                raise TooManyAttemptsError(f"too many invalid API keys from {client}; try again in {retry} s",
+                                           retry_after=retry)
+
+    def fail(self, client: str) -> None:
+        with self._lock:
+            self._recent(client, time.monotonic()).append(time.monotonic())
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        recent = self._failures.setdefault(client, deque())
+        while recent and now - recent[0] > self.window_s:
+            recent.popleft()
+        return recent
+
+
+def presented_key(request: Request) -> str | None:
+    """The key of ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (QGIS can send either)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key", "").strip() or None
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def get_principal(request: Request) -> Principal:
+    """The caller: the user of a valid key, or anonymous when no key was sent (401 for a bad key)."""
+    key = presented_key(request)
+    if key is None:
+        return ANONYMOUS
+    attempts: FailedAttempts = request.app.state.failed_attempts
+    client = client_address(request)
+    attempts.check(client)
+    users: UserService = request.app.state.users
+    try:
+        return await run_in_threadpool(users.authenticate, key)
+    except AuthenticationRequiredError:
+        attempts.fail(client)
+        raise
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+async def require_read(request: Request, principal: PrincipalDep) -> Principal:
+    """Reads are open, open to this machine only, or need any valid key, as ``read_access`` says."""
+    settings: Settings = request.app.state.settings
+    if not principal.is_anonymous or settings.read_access == "open":
+        return principal
+    if settings.read_access == "local" and _is_loopback(client_address(request)):
+        return principal
+    raise AuthenticationRequiredError("reading needs an API key here (header 'Authorization: Bearer <key>' "
+                                      "or 'X-API-Key: <key>')")
+
+
+ReaderDep = Annotated[Principal, Depends(require_read)]

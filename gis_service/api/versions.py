@@ -1,0 +1,50 @@
+"""Layer data versions for the response cache, read in batches without ever being stale.
+
+Every cached request must know its layer's current version. Reading it per request cost more than
+serving the cached page, so concurrent requests share reads, with one rule that keeps them exact: a request
+only joins a read that *starts after the request arrived*. Requests arriving while a read runs wait for the
+next one (started as soon as the current one ends), so a change committed before a request was sent is
+always seen, and under load one query answers every request that arrived during the previous query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+
+
+class LayerVersions:
+    """Batched reads of ``read_all`` (layer name → version) for one event loop."""
+
+    def __init__(self, read_all: Callable[[], dict[str, int]]) -> None:
+        self._read_all = read_all
+        self._waiting: asyncio.Future[dict[str, int]] | None = None  # the read that starts next
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def current(self) -> dict[str, int]:
+        """Versions read by a query that started after this call."""
+        if self._waiting is None:
+            self._waiting = asyncio.get_running_loop().create_future()
+            if not self._running:
+                self._running = True
+                self._task = asyncio.create_task(self._drain())
+        # shield: one client going away must not cancel the read others wait for
+        return await asyncio.shield(self._waiting)
+
+    async def version(self, layer: str) -> int:
+        return (await self.current()).get(layer, 0)
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting is not None:
+                batch, self._waiting = self._waiting, None
+                try:
+                    batch.set_result(await run_in_threadpool(self._read_all))
+                except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+                    batch.set_exception(exc)
+                    batch.exception()  # mark retrieved: waiters that went away must not log it as lost
+        finally:
+            self._running = False
