@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -91,7 +92,12 @@ def serve(
     base = f"http://{host}:{port}"
     out.print(f"API: {base}/  ·  {'图层' if settings.language == 'zh' else 'layers'}: {base}/collections?f=html"
               f"  ·  OpenAPI: {base}/api.html  ·  QGIS/GDAL: OAPIF:{base}/")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    app = create_app(settings)
+    # Move everything built so far (modules, the app, layer specs) out of the garbage collector's sight: its
+    # full collections walked all of it and made the slowest 1% of requests 3x slower (docs/benchmarks.md).
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @db_app.command("upgrade")

@@ -72,7 +72,7 @@ class EditService:
         with write_transaction(self.engine) as conn:
             writer = FeatureWriter(conn, layer)
             valid = _validate(layer, feature, crs, lambda codes: writer.codes_taken(codes))
-            _check_scope(conn, principal, layer, [_geometry(valid)])
+            _check_scope(conn, principal, layer, _new_geometries(valid))
             explicit = first_free_id(conn, layer.table) if writer.dialect.reuses_deleted_ids else None
             feature_id = writer.insert_one(*_row(valid), feature_id=explicit)
             return self._record(conn, writer, feature_id, "create", principal, None)
@@ -86,7 +86,7 @@ class EditService:
             writer = FeatureWriter(conn, layer)
             current = _current(writer, feature_id, if_match)
             valid = _validate(layer, feature, crs, lambda codes: writer.codes_taken(codes, feature_id))
-            _check_scope(conn, principal, layer, [current.geometries[0], _geometry(valid)])
+            _check_scope(conn, principal, layer, [*_stored_geometries(current), *_new_geometries(valid)])
             writer.update_one(feature_id, *_row(valid))
             return self._record(conn, writer, feature_id, "replace", principal, current)
 
@@ -102,7 +102,7 @@ class EditService:
             current = _current(writer, feature_id, if_match)
             merged = _merge(current, patch, crs)
             valid = _validate(layer, merged, crs, lambda codes: writer.codes_taken(codes, feature_id))
-            _check_scope(conn, principal, layer, [current.geometries[0], _geometry(valid)])
+            _check_scope(conn, principal, layer, [*_stored_geometries(current), *_new_geometries(valid)])
             writer.update_one(feature_id, *_row(valid))
             return self._record(conn, writer, feature_id, "update", principal, current)
 
@@ -111,7 +111,7 @@ class EditService:
         with write_transaction(self.engine) as conn:
             writer = FeatureWriter(conn, layer)
             current = _current(writer, feature_id, if_match)
-            _check_scope(conn, principal, layer, [current.geometries[0]])
+            _check_scope(conn, principal, layer, _stored_geometries(current))
             writer.delete_one(feature_id)
             version = HistoryRepository(conn, layer.name).add(
                 feature_id, "delete", principal.name, datetime.now(UTC), _snapshot(current), None)
@@ -129,8 +129,8 @@ class EditService:
             current = features_from_rows(layer, [row]) if row is not None else None
             # Snapshots are lon/lat in EPSG:4490; CRS84 is lon/lat too and PROJ maps it onto 4490 unchanged.
             valid = _validate(layer, target, parse_crs(CRS84_URI), lambda codes: writer.codes_taken(codes, feature_id))
-            before_geometry = [] if current is None else [current.geometries[0]]
-            _check_scope(conn, principal, layer, [*before_geometry, _geometry(valid)])
+            before = [] if current is None else _stored_geometries(current)
+            _check_scope(conn, principal, layer, [*before, *_new_geometries(valid)])
             if current is None:
                 writer.insert_one(*_row(valid), feature_id=feature_id)
             else:
@@ -184,8 +184,13 @@ def _row(valid: ValidLayer) -> tuple[dict[str, Any], dict[str, bytes | None]]:
     return values, geometries
 
 
-def _geometry(valid: ValidLayer) -> Any:
-    return next(iter(valid.geometries.values()))[0]
+def _new_geometries(valid: ValidLayer) -> list[Any]:
+    """Every geometry of a validated feature (the primary one and e.g. an asset's footprint)."""
+    return [geoms[0] for geoms in valid.geometries.values()]
+
+
+def _stored_geometries(features: Features) -> list[Any]:
+    return [features.geometries[0], *(geoms[0] for geoms in features.extra_geometries.values())]
 
 
 def _current(writer: FeatureWriter, feature_id: int, if_match: str | None) -> Features:

@@ -288,3 +288,12 @@ def test_control_characters_in_a_code_are_a_clear_422(http: httpx.Client, keys: 
     response = http.post("/collections/assets/items", json=_asset("A\x00B"), headers=_as(keys.editor))
     assert response.status_code == 422
     assert "control characters" in response.text
+
+
+def test_village_editor_cannot_draw_a_footprint_outside_the_village(http: httpx.Client, keys: Keys) -> None:
+    village = shape(http.get("/collections/villages/items", params={"code": VILLAGE}).json()["features"][0]["geometry"])
+    point = village.representative_point()
+    x0, y0 = village.bounds[2] + 0.01, village.bounds[3] + 0.01
+    footprint = shapely.geometry.mapping(shapely.box(x0, y0, x0 + 0.001, y0 + 0.001))
+    feature = _asset("T-FOOTPRINT", lon=point.x, lat=point.y, footprint=footprint)
+    assert http.post("/collections/assets/items", json=feature, headers=_as(keys.village_editor)).status_code == 403
