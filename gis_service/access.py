@@ -20,8 +20,6 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-ROLE_LABELS = {Role.VIEWER: "查看者", Role.EDITOR: "编辑者", Role.PLANNER: "规划者", Role.ADMIN: "管理员"}
-
 # Layers that only an editor without a village limit (or an admin) may change: boundaries and planning
 # belong to the town and county, not to one village's cadre.
 TOWN_LAYERS = frozenset({"villages", "former_villages", "planning_zones"})
@@ -64,9 +62,3 @@ def require_edit(principal: Principal, layer: str) -> None:
     raise PermissionDeniedError(f"user '{principal.name}' is a {principal.role}; editing {layer} "
                                 "needs the editor or admin role")
 
-
-def require_admin(principal: Principal, what: str) -> None:
-    if principal.is_anonymous:
-        raise AuthenticationRequiredError(f"{what} needs an admin API key")
-    if principal.role != Role.ADMIN:
-        raise PermissionDeniedError(f"{what} needs the admin role; user '{principal.name}' is a {principal.role}")

@@ -74,12 +74,14 @@ def transformer(src: CRS, dst: CRS) -> Transformer:
 # proj.db (~0.3 s each). With the API's 40 worker threads that made a cold server stall for many seconds (32
 # clients, seen with py-spy: every thread inside PROJ). So all PROJ work runs on one thread: each transformer
 # is built once, and a transform costs one hand-off (~50 µs), as shapely passes all coordinates in one call.
-_PROJ_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proj")
+_ON_PROJ_THREAD = threading.local()
+_PROJ_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gis-proj",
+                                  initializer=lambda: setattr(_ON_PROJ_THREAD, "here", True))
 _T = TypeVar("_T")
 
 
 def _on_proj_thread(function: Callable[..., _T], *args: Any) -> _T:
-    if threading.current_thread().name.startswith("proj"):
+    if getattr(_ON_PROJ_THREAD, "here", False):
         return function(*args)
     return _PROJ_THREAD.submit(function, *args).result()
 

@@ -60,6 +60,16 @@ class ConflictError(GisServiceError):
     title = "Conflict"
 
 
+class PayloadTooLargeError(InvalidInputError):
+    status = 413
+    title = "Content too large"
+
+
+class UnsupportedMediaTypeError(InvalidInputError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class PreconditionFailedError(GisServiceError):
     """``If-Match`` names a version of the feature that is no longer current (a stale edit)."""
 

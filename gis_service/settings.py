@@ -30,8 +30,9 @@ class Settings(BaseSettings):
         Refuse PUT, PATCH and DELETE without an ``If-Match`` header (428). Off by default because QGIS
         does not send one; a sent ``If-Match`` is always enforced (412 when stale).
     db_pool_size, db_max_overflow
-        Database connections each server process keeps open, and how many more it may open under load.
-        SQLite connections are cheap to keep and slow to open (SpatiaLite loads on each), so keep overflow 0.
+        Database connections each server process keeps open, and how many more it may open under load
+        (default: 0 on SQLite, whose connections are slow to open as SpatiaLite loads on each; 32 on
+        PostgreSQL, so that the 40 request threads rarely wait).
     response_cache_mb
         Memory per server process for cached feature pages and tiles (0 turns the cache off). Entries are
         keyed by the layer's data version, which triggers raise on every change, so none is served stale.
@@ -47,7 +48,7 @@ class Settings(BaseSettings):
     read_access: str = Field(default="local", pattern="^(local|open|key)$")
     require_if_match: bool = False
     db_pool_size: int = Field(default=8, ge=1, le=200)
-    db_max_overflow: int = Field(default=0, ge=0, le=200)
+    db_max_overflow: int | None = Field(default=None, ge=0, le=200)
     response_cache_mb: int = Field(default=64, ge=0, le=65536)
     auth_failures_allowed: int = Field(default=10, ge=1)
     auth_failure_window_s: int = Field(default=300, ge=1)

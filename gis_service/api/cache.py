@@ -15,6 +15,8 @@ from cachetools import LRUCache
 from fastapi import Request
 from fastapi.responses import Response
 
+from gis_service.api.conditional import none_match
+
 ENTRY_OVERHEAD = 256  # bytes of bookkeeping per entry besides the body, roughly
 
 
@@ -34,19 +36,12 @@ class ResponseCache:
         self._entries: LRUCache[Hashable, CachedResponse] = LRUCache(
             maxsize=max(max_bytes, 1), getsizeof=lambda entry: len(entry.body) + ENTRY_OVERHEAD)
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: Hashable) -> CachedResponse | None:
         if not self.enabled:
             return None
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                self.misses += 1
-            else:
-                self.hits += 1
-            return entry
+            return self._entries.get(key)
 
     def put(self, key: Hashable, entry: CachedResponse) -> None:
         if not self.enabled or len(entry.body) + ENTRY_OVERHEAD > self._entries.maxsize:
@@ -58,7 +53,7 @@ class ResponseCache:
 def cached_response(request: Request, entry: CachedResponse) -> Response:
     """The response for ``entry``, or 304 Not Modified when the client's ``If-None-Match`` has its ETag."""
     tag = entry.headers.get("ETag")
-    if tag is not None and tag in request.headers.get("if-none-match", ""):
+    if tag is not None and none_match(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=entry.headers)
     if entry.status_code == 204:
         return Response(status_code=204, headers=entry.headers)

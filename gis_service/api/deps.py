@@ -11,6 +11,7 @@ from fastapi import Depends, Path, Request
 
 from gis_service.errors import NotFoundError
 from gis_service.layers.registry import LayerSpec, get_layer, list_layers
+from gis_service.services.edits import EditService
 from gis_service.services.features import FeatureService
 from gis_service.services.layers import LayerService
 from gis_service.settings import Settings
@@ -22,6 +23,10 @@ async def get_settings_dep(request: Request) -> Settings:
 
 async def get_feature_service(request: Request) -> FeatureService:
     return request.app.state.features
+
+
+async def get_edit_service(request: Request) -> EditService:
+    return request.app.state.edits
 
 
 async def get_layer_service(request: Request) -> LayerService:
@@ -42,4 +47,5 @@ async def get_collection(
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 FeaturesDep = Annotated[FeatureService, Depends(get_feature_service)]
 LayersDep = Annotated[LayerService, Depends(get_layer_service)]
+EditsDep = Annotated[EditService, Depends(get_edit_service)]
 CollectionDep = Annotated[LayerSpec, Depends(get_collection)]

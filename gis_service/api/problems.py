@@ -9,7 +9,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis_service.errors import AuthenticationRequiredError, GisServiceError, ImportRejectedError, TooManyAttemptsError
@@ -66,6 +67,19 @@ def install(app: FastAPI) -> None:
     async def _database_down(request: Request, exc: OperationalError) -> Response:
         log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
         return problem(503, "Database unavailable", "the database cannot be reached; try again shortly",
+                       request.url.path)
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: IntegrityError) -> Response:
+        # Checks run before writes, so this is a race they could not see (or data written around the API).
+        log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem(409, "Conflict", "the change conflicts with data stored meanwhile (e.g. a code now taken); "
+                       "read the current state and try again", request.url.path)
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool_exhausted(request: Request, exc: PoolTimeoutError) -> Response:
+        log.error("no database connection free for %s %s", request.method, request.url.path)
+        return problem(503, "Service busy", "all database connections are in use; try again shortly",
                        request.url.path)
 
     @app.exception_handler(DBAPIError)

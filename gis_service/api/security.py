@@ -26,24 +26,30 @@ class FailedAttempts:
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, client: str) -> None:
-        """429 while ``client`` has used up its failures in the window."""
+    def fail(self, client: str) -> None:
+        """Count a failed key from ``client``; 429 once it has used up its failures in the window.
+
+        Only failing keys are refused: a valid key always works, so one machine with a stale key cannot lock
+        out an office behind the same address. (Keys have 256 random bits; the limit is against noise and log
+        flooding, not guessing.)
+        """
+        now = time.monotonic()
         with self._lock:
-            recent = self._recent(client, time.monotonic())
-            if len(recent) >= self.allowed:
-                retry = int(self.window_s - (time.monotonic() - recent[0])) + 1
+            self._prune(now)
+            recent = self._failures.setdefault(client, deque())
+            recent.append(now)
+            if len(recent) > self.allowed:
+                retry = int(self.window_s - (now - recent[0])) + 1
                 raise TooManyAttemptsError(f"too many invalid API keys from {client}; try again in {retry} s",
                                            retry_after=retry)
 
-    def fail(self, client: str) -> None:
-        with self._lock:
-            self._recent(client, time.monotonic()).append(time.monotonic())
-
-    def _recent(self, client: str, now: float) -> deque[float]:
-        recent = self._failures.setdefault(client, deque())
-        while recent and now - recent[0] > self.window_s:
-            recent.popleft()
-        return recent
+    def _prune(self, now: float) -> None:
+        for client in list(self._failures):
+            recent = self._failures[client]
+            while recent and now - recent[0] > self.window_s:
+                recent.popleft()
+            if not recent:
+                del self._failures[client]
 
 
 def presented_key(request: Request) -> str | None:
@@ -63,14 +69,12 @@ async def get_principal(request: Request) -> Principal:
     key = presented_key(request)
     if key is None:
         return ANONYMOUS
-    attempts: FailedAttempts = request.app.state.failed_attempts
-    client = client_address(request)
-    attempts.check(client)
     users: UserService = request.app.state.users
     try:
         return await run_in_threadpool(users.authenticate, key)
     except AuthenticationRequiredError:
-        attempts.fail(client)
+        attempts: FailedAttempts = request.app.state.failed_attempts
+        attempts.fail(client_address(request))
         raise
 
 

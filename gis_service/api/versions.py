@@ -44,7 +44,16 @@ class LayerVersions:
                 try:
                     batch.set_result(await run_in_threadpool(self._read_all))
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting request
-                    batch.set_exception(exc)
-                    batch.exception()  # mark retrieved: waiters that went away must not log it as lost
+                    _fail(batch, exc)
         finally:
+            # Also when this task is cancelled (shutdown): nobody may wait for a read that will never start.
             self._running = False
+            if self._waiting is not None:
+                _fail(self._waiting, RuntimeError("layer versions could not be read"))
+                self._waiting = None
+
+
+def _fail(batch: asyncio.Future[dict[str, int]], exc: BaseException) -> None:
+    if not batch.done():
+        batch.set_exception(exc)
+        batch.exception()  # mark retrieved: waiters that went away must not log it as lost

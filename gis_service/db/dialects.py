@@ -49,8 +49,14 @@ class SpatialDialect:
         raise NotImplementedError
 
     def create_version_trigger(self, conn: Connection, table: str) -> None:
-        """Triggers that raise ``layer_versions.version`` of ``table`` on every insert, update or delete."""
+        """Triggers that give ``layer_versions.version`` of ``table`` a new random value on every insert, update
+        or delete. Random rather than counted: after a database is restored from a backup, a counter would
+        repeat values that server caches already hold under other data."""
         raise NotImplementedError
+
+    def lock_for_edit(self, conn: Connection, layer: str) -> None:
+        """Serialise edits of one layer until the transaction ends, so that checks (a free code, a free id)
+        still hold when the row is written."""
 
     def drop_version_trigger(self, conn: Connection, table: str) -> None:
         raise NotImplementedError
@@ -117,11 +123,12 @@ class PostGISDialect(SpatialDialect):
         return func.ST_Intersects(column, func.ST_MakeEnvelope(*bbox, srid))
 
     def create_version_trigger(self, conn: Connection, table: str) -> None:
-        # One statement-level trigger function for every layer: a 100k-row COPY bumps the version once.
+        # One statement-level trigger function for every layer: a 100k-row COPY changes the version once.
         conn.exec_driver_sql(
             "CREATE OR REPLACE FUNCTION gis_bump_layer_version() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN INSERT INTO layer_versions (layer, version) VALUES (TG_TABLE_NAME, 1) "
-            "ON CONFLICT (layer) DO UPDATE SET version = layer_versions.version + 1; RETURN NULL; END $$"
+            "BEGIN INSERT INTO layer_versions (layer, version) "
+            "VALUES (TG_TABLE_NAME, (random() * 9.2e18)::bigint) "
+            "ON CONFLICT (layer) DO UPDATE SET version = EXCLUDED.version; RETURN NULL; END $$"
         )
         conn.exec_driver_sql(
             f'CREATE TRIGGER gis_layer_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{table}" '
@@ -130,6 +137,11 @@ class PostGISDialect(SpatialDialect):
 
     def drop_version_trigger(self, conn: Connection, table: str) -> None:
         conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS gis_layer_version ON "{table}"')
+
+    def lock_for_edit(self, conn: Connection, layer: str) -> None:
+        # Without it two concurrent creates with one code both pass the duplicate check and the loser gets a
+        # unique violation instead of a clear 422. SQLite needs nothing: BEGIN IMMEDIATE serialises writers.
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"gis_service.{layer}"))))
 
     def extent(self, column: Any) -> list[ColumnElement[Any]]:
         box = func.ST_Extent(column)
@@ -210,7 +222,7 @@ class SpatiaLiteDialect(SpatialDialect):
         for event_name in ("insert", "update", "delete"):
             conn.exec_driver_sql(
                 f'CREATE TRIGGER "gis_layer_version_{table}_{event_name}" AFTER {event_name.upper()} ON "{table}" '
-                f"BEGIN UPDATE layer_versions SET version = version + 1 WHERE layer = '{table}'; END"
+                f"BEGIN UPDATE layer_versions SET version = random() WHERE layer = '{table}'; END"
             )
 
     def drop_version_trigger(self, conn: Connection, table: str) -> None:

@@ -45,8 +45,10 @@ def create_db_engine(settings: Settings, **kwargs: Any) -> Engine:
     """Engine for ``settings.database_url``; SQLite URLs get SpatiaLite loaded on every connection."""
     url = make_url(settings.database_url)
     kwargs.setdefault("pool_size", settings.db_pool_size)
-    kwargs.setdefault("max_overflow", settings.db_max_overflow)
-    if url.get_backend_name() == "sqlite":
+    sqlite = url.get_backend_name() == "sqlite"
+    overflow = settings.db_max_overflow
+    kwargs.setdefault("max_overflow", (0 if sqlite else 32) if overflow is None else overflow)
+    if sqlite:
         return _spatialite_engine(settings, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

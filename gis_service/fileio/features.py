@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from gis_service.crs import north_first
+from gis_service.crs import north_first, storage_crs, transform_geometries
 from gis_service.errors import InvalidInputError, RowProblem
 from gis_service.fileio.readers import SourceTable
 from gis_service.layers.registry import LayerSpec
@@ -78,6 +78,16 @@ def _geometry(value: Any, crs: CRS, label: str, file: str, problems: list[RowPro
     if north_first(crs):
         geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
     return geometry
+
+
+def to_storage_geojson(value: Any, crs: CRS) -> Any:
+    """A GeoJSON geometry in ``crs`` (and its axis order) as GeoJSON in storage lon/lat; anything that is not a
+    geometry is returned unchanged for the validation to report."""
+    problems: list[RowProblem] = []
+    geometry = _geometry(value, crs, "geometry", BODY, problems)
+    if geometry is None or problems:
+        return value
+    return _geojson(transform_geometries(np.array([geometry], dtype=object), crs, storage_crs())[0])
 
 
 def feature_snapshot(feature_id: int, properties: dict[str, Any], geometry: Any,

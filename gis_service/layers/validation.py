@@ -152,7 +152,8 @@ def _check_codes_free(
             first_row[code] = row
     for code in sorted(codes_taken(first_row)):
         problems.append(RowProblem(source.file, first_row[code], "code",
-                                   f"code '{code}' already exists in the layer (use --mode replace)"))
+                                   f"code '{code}' already exists in the layer (use another code, or replace "
+                                   "the layer)"))
 
 
 def _to_text(raw: Any) -> str:

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyproj import CRS
-from sqlalchemy import ColumnElement, Connection, Row, and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, and_, delete, func, insert, select, update
 
 from gis_service.crs import CRS84_URI, parse_crs
 from gis_service.db.base import STORAGE_SRID
 from gis_service.db.dialects import dialect_for, geometries_from_wkb
 from gis_service.layers.registry import LayerSpec
 from gis_service.repositories.cql2 import FilterCompiler
+from gis_service.repositories.history import HistoryRepository
 
 BBox = tuple[float, float, float, float]
 
@@ -125,9 +126,12 @@ class FeatureWriter(FeatureRepository):
     def delete_one(self, feature_id: int) -> None:
         self.conn.execute(delete(self.table).where(self.table.c.id == feature_id))
 
-    def max_id(self) -> int:
-        return int(self.conn.execute(select(func.coalesce(func.max(self.table.c.id), 0))).scalar_one())
-
     def _geometry_values(self, geometries: dict[str, bytes | None]) -> dict[str, Any]:
         return {name: None if wkb is None else self.dialect.geometry_literal(wkb, STORAGE_SRID)
                 for name, wkb in geometries.items()}
+
+
+def first_free_id(conn: Connection, table: Table) -> int:
+    """An id never used in ``table``: above every stored id and every id in its edit history."""
+    stored = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
+    return max(stored, HistoryRepository(conn, table.name).max_feature_id()) + 1

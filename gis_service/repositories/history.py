@@ -1,4 +1,4 @@
-"""SQL for the edit history of features and for layer data versions (the caller owns the transaction)."""
+"""SQL for the edit history of features (the caller owns the transaction)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Row, Table, func, insert, select
 
-from gis_service.db.records import FeatureVersion, LayerVersion
+from gis_service.db.records import FeatureVersion
 
 HISTORY = cast(Table, FeatureVersion.__table__)
-VERSIONS = cast(Table, LayerVersion.__table__)
 
 
 class HistoryRepository:
@@ -57,13 +56,3 @@ class HistoryRepository:
         statement = select(func.coalesce(func.max(HISTORY.c.feature_id), 0)).where(HISTORY.c.layer == self.layer)
         return int(self.conn.execute(statement).scalar_one())
 
-
-def layer_version(conn: Connection, layer: str) -> int:
-    """The layer's data version (raised by triggers on every change); 0 if never changed."""
-    value = conn.execute(select(VERSIONS.c.version).where(VERSIONS.c.layer == layer)).scalar_one_or_none()
-    return int(value or 0)
-
-
-def layer_versions(conn: Connection) -> dict[str, int]:
-    """Every layer's data version."""
-    return {str(row[0]): int(row[1]) for row in conn.execute(select(VERSIONS.c.layer, VERSIONS.c.version))}

@@ -9,12 +9,12 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-from sqlalchemy import Connection, Table, delete, func, select
+from sqlalchemy import Connection, delete, func, select
 
 from gis_service.db.base import STORAGE_SRID
 from gis_service.db.dialects import dialect_for, geometries_from_wkb
 from gis_service.layers.registry import LayerSpec
-from gis_service.repositories.history import HistoryRepository
+from gis_service.repositories.features import first_free_id
 
 READ_BATCH = 10_000
 
@@ -103,8 +103,3 @@ class LayerRepository:
         return frame
 
 
-
-def first_free_id(conn: Connection, table: Table) -> int:
-    """An id never used in ``table``: above every stored id and every id in its edit history."""
-    stored = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
-    return max(stored, HistoryRepository(conn, table.name).max_feature_id()) + 1

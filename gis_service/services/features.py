@@ -19,7 +19,7 @@ from gis_service.layers.codelists import code_lookup
 from gis_service.layers.registry import LayerSpec
 from gis_service.layers.validation import convert_value
 from gis_service.repositories.features import FeatureQuery, FeatureRepository
-from gis_service.repositories.history import layer_version, layer_versions
+from gis_service.repositories.versions import layer_versions
 
 
 @dataclass
@@ -57,11 +57,6 @@ class FeatureService:
             rows = repo.page(query)
             matched = repo.count(query) if (query.offset or len(rows) >= query.limit) else query.offset + len(rows)
         return FeaturePage(features_from_rows(layer, rows), matched, query)
-
-    def version(self, layer: LayerSpec) -> int:
-        """The layer's data version: it changes whenever any feature of the layer does."""
-        with self.engine.connect() as conn:
-            return layer_version(conn, layer.name)
 
     def versions(self) -> dict[str, int]:
         """Every layer's data version."""

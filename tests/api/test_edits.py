@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,7 +241,7 @@ def _settlement_in(http: httpx.Client, village: str) -> int:
 
 def test_options_allow_follows_the_caller(http: httpx.Client, keys: Keys) -> None:
     anonymous = http.options("/collections/assets/items")
-    assert anonymous.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert anonymous.headers["Allow"] == "GET, OPTIONS"
     editor = http.options("/collections/assets/items", headers=_as(keys.editor))
     assert "POST" in editor.headers["Allow"]
     item = http.options("/collections/assets/items/1", headers=_as(keys.admin))
@@ -277,10 +278,11 @@ def test_reads_can_require_a_key_and_edits_can_require_if_match(live: LiveServer
 def test_repeated_bad_keys_are_rate_limited(live: LiveServer, keys: Keys) -> None:
     app = create_app(settings_for(live.engine, auth_failures_allowed=3), engine=live.engine)
     with serving(app) as url, httpx.Client(base_url=url, timeout=30) as http:
-        codes = [http.get("/collections", headers=_as(f"gs_guess{i}")).status_code for i in range(4)]
-        assert codes == [401, 401, 401, 429]
-        limited = http.get("/collections", headers=_as(keys.viewer))
-        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+        responses = [http.get("/collections", headers=_as(f"gs_guess{i}")) for i in range(4)]
+        assert [r.status_code for r in responses] == [401, 401, 401, 429]
+        assert int(responses[-1].headers["Retry-After"]) > 0
+        # A valid key from the same address still works: one stale key must not lock out an office.
+        assert http.get("/collections", headers=_as(keys.viewer)).status_code == 200
 
 
 def test_control_characters_in_a_code_are_a_clear_422(http: httpx.Client, keys: Keys) -> None:
@@ -297,3 +299,54 @@ def test_village_editor_cannot_draw_a_footprint_outside_the_village(http: httpx.
     footprint = shapely.geometry.mapping(shapely.box(x0, y0, x0 + 0.001, y0 + 0.001))
     feature = _asset("T-FOOTPRINT", lon=point.x, lat=point.y, footprint=footprint)
     assert http.post("/collections/assets/items", json=feature, headers=_as(keys.village_editor)).status_code == 403
+
+
+def test_village_editor_cannot_move_a_feature_to_another_village_by_its_code(http: httpx.Client, keys: Keys) -> None:
+    inside = _settlement_in(http, VILLAGE)
+    response = http.patch(f"/collections/settlements/items/{inside}", json={"properties": {
+        "village_code": "510923100212"}}, headers=_as(keys.village_editor))
+    assert response.status_code == 403 and "510923100212" in response.json()["detail"]
+
+
+def test_a_patch_that_changes_nothing_writes_nothing(http: httpx.Client, keys: Keys) -> None:
+    """Nor does a Content-Crs round trip move a geometry the patch does not name."""
+    before = http.get("/collections/roads/items/5")
+    versions = http.get("/collections/roads/items/5/history")
+    gk = {"Content-Crs": f"<{EPSG}4544>", "Content-Type": "application/merge-patch+json"}
+    response = http.patch("/collections/roads/items/5", json={"properties": {}}, headers=_as(keys.admin, **gk))
+    assert response.status_code == 200
+    after = http.get("/collections/roads/items/5")
+    assert after.json()["geometry"] == before.json()["geometry"]
+    assert after.headers["ETag"] == before.headers["ETag"] == response.headers["ETag"]
+    assert http.get("/collections/roads/items/5/history").json() == versions.json()
+
+
+def test_anonymous_bodies_are_refused_before_they_are_read(http: httpx.Client) -> None:
+    response = http.post("/collections/assets/items", content=b"x" * 100_000, headers={"Content-Type": "text/plain"})
+    assert response.status_code == 401  # not 415: nothing about the body was looked at
+
+
+def test_restore_honours_if_match(http: httpx.Client, keys: Keys) -> None:
+    location = _create(http, keys.editor, _asset("T-RESTORE-ETAG")).headers["Location"]
+    stale = http.get(location).headers["ETag"]
+    http.patch(location, json={"properties": {"use_status": "leased"}}, headers=_as(keys.editor))
+    refused = http.post(f"{location}/history/1/restore", headers=_as(keys.editor, **{"If-Match": stale}))
+    assert refused.status_code == 412
+
+
+def test_if_none_match_compares_weakly_and_knows_star(http: httpx.Client) -> None:
+    tag = http.get("/collections/assets/items/2").headers["ETag"]
+    for header in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+        assert http.get("/collections/assets/items/2", headers={"If-None-Match": header}).status_code == 304
+    assert http.get("/collections/assets/items/2", headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_concurrent_creates_with_one_code_give_one_feature_and_clear_refusals(http: httpx.Client, keys: Keys,
+                                                                               live: LiveServer) -> None:
+    def create(_: int) -> int:
+        with httpx.Client(base_url=live.url, timeout=60) as client:
+            return client.post("/collections/assets/items", json=_asset("T-RACE"), headers=_as(keys.editor)).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = sorted(pool.map(create, range(6)))
+    assert codes == [201, 422, 422, 422, 422, 422]

@@ -173,7 +173,7 @@ def test_duplicate_codes_in_file_and_in_database(service: LayerService, tmp_path
     frame.loc[1, "code"] = "KEEP-1"
     error = reject(service, write(frame, tmp_path / "dups.gpkg"))
     messages = sorted(p.message for p in error.problems)
-    assert messages == ["code 'KEEP-1' already exists in the layer (use --mode replace)",
+    assert messages == ["code 'KEEP-1' already exists in the layer (use another code, or replace the layer)",
                         "duplicate code 'JM0000' (also on row 1)"]
     unchanged(service)
 

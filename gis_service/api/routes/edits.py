@@ -6,7 +6,7 @@ order. Every edit needs an editor or admin key, honours ``If-Match`` (412 when s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request
@@ -14,24 +14,29 @@ from fastapi import Path as FastAPIPath
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from gis_service.access import Principal
-from gis_service.api.deps import CollectionDep, FeaturesDep
+from gis_service.access import Principal, require_edit
+from gis_service.api.conditional import entity_tags
+from gis_service.api.deps import CollectionDep, EditsDep
 from gis_service.api.geojson import feature_chunks, single_feature
 from gis_service.api.links import GEOJSON, JSON, base_url, link, with_params
 from gis_service.api.params import parse_crs_parameter
 from gis_service.api.security import PrincipalDep, ReaderDep
 from gis_service.crs import CRS84_URI, parse_crs
-from gis_service.errors import InvalidInputError, PreconditionRequiredError
+from gis_service.errors import (
+    InvalidInputError,
+    PayloadTooLargeError,
+    PreconditionRequiredError,
+    UnsupportedMediaTypeError,
+)
 from gis_service.layers.registry import LayerSpec
 from gis_service.layers.validation import INT32_MAX
-from gis_service.services.edits import EditResult, EditService, VersionInfo
-from gis_service.services.features import FeatureService
+from gis_service.services.edits import EditResult, VersionInfo
 
 router = APIRouter(tags=["Editing and history"])
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a village boundary with every vertex is well under 1 MB
 BODY_TYPES = ("application/geo+json", "application/json", "application/merge-patch+json")
-ACTIONS = ("create", "replace", "update", "delete", "restore")
+Action = Literal["create", "replace", "update", "delete", "restore"]
 FeatureId = Annotated[int, FastAPIPath(ge=1, le=INT32_MAX, description="Feature id")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag of the version being edited")]
 ContentCrs = Annotated[str | None, Header(alias="Content-Crs", description="CRS of the body, e.g. "
@@ -46,78 +51,76 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _edits(request: Request) -> EditService:
-    return request.app.state.edits
-
-
-async def _body(request: Request) -> Any:
-    """The JSON body, with 413/415/400 problems for what cannot be one."""
+async def _body(request: Request, layer: LayerSpec, principal: Principal) -> Any:
+    """The JSON body, read only once the caller may edit ``layer`` (nobody else makes the server read
+    megabytes), with 413/415/400 problems for what cannot be a feature."""
+    require_edit(principal, layer.name)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in BODY_TYPES:
-        raise _UnsupportedMediaType(f"send the feature as application/geo+json (got '{media_type or 'nothing'}')")
+        raise UnsupportedMediaTypeError(f"send the feature as application/geo+json (got '{media_type or 'nothing'}')")
     declared = request.headers.get("content-length", "0")
+    too_large = PayloadTooLargeError(f"the body is larger than {MAX_BODY_BYTES // 2**20} MB")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _TooLarge(f"the body is larger than {MAX_BODY_BYTES // 2**20} MB")
-    raw = b""
+        raise too_large
+    raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY_BYTES:
-            raise _TooLarge(f"the body is larger than {MAX_BODY_BYTES // 2**20} MB")
+            raise too_large
+    return await run_in_threadpool(_parse_json, bytes(raw))
+
+
+def _parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidInputError(f"the body is not valid JSON: {exc}") from None
 
 
-class _UnsupportedMediaType(InvalidInputError):
-    status = 415
-    title = "Unsupported media type"
+def _if_match(request: Request, value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        if request.app.state.settings.require_if_match:
+            raise PreconditionRequiredError("this server requires If-Match with the ETag you read; GET the "
+                                            "feature first and send its ETag")
+        return None
+    return entity_tags(value)
 
 
-class _TooLarge(InvalidInputError):
-    status = 413
-    title = "Content too large"
-
-
-def _if_match(request: Request, value: str | None) -> str | None:
-    if value is None and request.app.state.settings.require_if_match:
-        raise PreconditionRequiredError("this server requires If-Match with the ETag you read; GET the feature "
-                                        "first and send its ETag")
-    return value
-
-
-def _feature_response(request: Request, layer: LayerSpec, service: FeatureService, result: EditResult,
-                      status_code: int) -> Response:
-    """The stored feature after an edit, in CRS84, with its new ETag (and Location when created)."""
-    feature = service.get(layer, result.feature_id)
+def _feature_response(request: Request, layer: LayerSpec, result: EditResult, status_code: int) -> Response:
+    """The feature as this edit stored it, in CRS84, with its new ETag (and Location)."""
+    assert result.feature is not None  # only deletes leave none, and they answer 204
     self_url = f"{base_url(request)}/collections/{layer.name}/items/{result.feature_id}"
-    body = single_feature(feature_chunks(feature, parse_crs(CRS84_URI))[0],
+    body = single_feature(feature_chunks(result.feature, parse_crs(CRS84_URI))[0],
                           [link(self_url, "self", GEOJSON), link(f"{self_url}/history", "version-history", JSON)])
     headers = {"ETag": result.etag or "", "Content-Crs": f"<{CRS84_URI}>", "Location": self_url}
     return Response(body, status_code=status_code, media_type=GEOJSON, headers=headers)
 
 
+async def _respond(request: Request, layer: LayerSpec, status_code: int, edit: Any, *args: Any) -> Response:
+    """Run an edit and serialise its result in the thread pool (neither may block the event loop)."""
+    result = await run_in_threadpool(edit, *args)
+    return await run_in_threadpool(_feature_response, request, layer, result, status_code)
+
+
 @router.post("/collections/{collection_id}/items", summary="Add a feature", status_code=201,
              response_class=Response, openapi_extra={"requestBody": FEATURE_BODY},
              responses={201: {"description": "Created; Location names the new feature"}, **ERRORS})
-async def create_item(request: Request, layer: CollectionDep, principal: PrincipalDep, features: FeaturesDep,
+async def create_item(request: Request, layer: CollectionDep, principal: PrincipalDep, edits: EditsDep,
                       content_crs: ContentCrs = None) -> Response:
     crs = _body_crs(content_crs)
-    body = await _body(request)
-    result = await run_in_threadpool(_edits(request).create, layer, body, crs, principal)
-    return _feature_response(request, layer, features, result, 201)
+    body = await _body(request, layer, principal)
+    return await _respond(request, layer, 201, edits.create, layer, body, crs, principal)
 
 
 @router.put("/collections/{collection_id}/items/{feature_id}", summary="Replace a feature",
             response_class=Response, openapi_extra={"requestBody": FEATURE_BODY},
             responses={200: {"description": "Replaced"}, **ERRORS})
 async def replace_item(request: Request, layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep,
-                       features: FeaturesDep, content_crs: ContentCrs = None, if_match: IfMatch = None) -> Response:
+                       edits: EditsDep, content_crs: ContentCrs = None, if_match: IfMatch = None) -> Response:
     crs = _body_crs(content_crs)
-    body = await _body(request)
-    result = await run_in_threadpool(_edits(request).replace, layer, feature_id, body, crs, principal,
-                                     _if_match(request, if_match))
-    return _feature_response(request, layer, features, result, 200)
+    body = await _body(request, layer, principal)
+    tags = _if_match(request, if_match)
+    return await _respond(request, layer, 200, edits.replace, layer, feature_id, body, crs, principal, tags)
 
 
 @router.patch("/collections/{collection_id}/items/{feature_id}", summary="Change some fields of a feature",
@@ -126,32 +129,31 @@ async def replace_item(request: Request, layer: CollectionDep, feature_id: Featu
                   "type": "object"}}}, "required": True}},
               responses={200: {"description": "Updated"}, **ERRORS})
 async def update_item(request: Request, layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep,
-                      features: FeaturesDep, content_crs: ContentCrs = None, if_match: IfMatch = None) -> Response:
+                      edits: EditsDep, content_crs: ContentCrs = None, if_match: IfMatch = None) -> Response:
     crs = _body_crs(content_crs)
-    body = await _body(request)
-    result = await run_in_threadpool(_edits(request).update, layer, feature_id, body, crs, principal,
-                                     _if_match(request, if_match))
-    return _feature_response(request, layer, features, result, 200)
+    body = await _body(request, layer, principal)
+    tags = _if_match(request, if_match)
+    return await _respond(request, layer, 200, edits.update, layer, feature_id, body, crs, principal, tags)
 
 
 @router.delete("/collections/{collection_id}/items/{feature_id}", summary="Delete a feature", status_code=204,
                response_class=Response, responses={204: {"description": "Deleted"}, **ERRORS})
 def delete_item(request: Request, layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep,
-                if_match: IfMatch = None) -> Response:
-    _edits(request).delete(layer, feature_id, principal, _if_match(request, if_match))
+                edits: EditsDep, if_match: IfMatch = None) -> Response:
+    edits.delete(layer, feature_id, principal, _if_match(request, if_match))
     return Response(status_code=204)
 
 
 @router.options("/collections/{collection_id}/items", summary="Methods allowed on the features",
                 response_class=Response, responses={204: {"description": "See the Allow header"}})
 def items_options(layer: CollectionDep, principal: PrincipalDep) -> Response:
-    return _allow(["GET", "HEAD", "OPTIONS"], ["POST"], layer, principal)
+    return _allow(["GET", "OPTIONS"], ["POST"], layer, principal)
 
 
 @router.options("/collections/{collection_id}/items/{feature_id}", summary="Methods allowed on a feature",
                 response_class=Response, responses={204: {"description": "See the Allow header"}})
 def item_options(layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep) -> Response:
-    return _allow(["GET", "HEAD", "OPTIONS"], ["PUT", "PATCH", "DELETE"], layer, principal)
+    return _allow(["GET", "OPTIONS"], ["PUT", "PATCH", "DELETE"], layer, principal)
 
 
 def _allow(reads: list[str], writes: list[str], layer: LayerSpec, principal: Principal) -> Response:
@@ -170,8 +172,9 @@ def _body_crs(content_crs: str | None) -> Any:
 
 @router.get("/collections/{collection_id}/items/{feature_id}/history", summary="Versions of a feature",
             response_class=Response, responses={200: {"content": {JSON: {"schema": {"type": "object"}}}}, **ERRORS})
-def item_history(request: Request, layer: CollectionDep, feature_id: FeatureId, _reader: ReaderDep) -> Response:
-    versions = _edits(request).history(layer, feature_id)
+def item_history(request: Request, layer: CollectionDep, feature_id: FeatureId, edits: EditsDep,
+                 _reader: ReaderDep) -> Response:
+    versions = edits.history(layer, feature_id)
     base = f"{base_url(request)}/collections/{layer.name}/items/{feature_id}"
     body = {"collection": layer.name, "featureId": feature_id,
             "versions": [_version_json(v, base) for v in versions],
@@ -182,15 +185,13 @@ def item_history(request: Request, layer: CollectionDep, feature_id: FeatureId, 
 @router.get("/collections/{collection_id}/history", summary="Changes to a layer, newest first",
             response_class=Response, responses={200: {"content": {JSON: {"schema": {"type": "object"}}}}, **ERRORS})
 def layer_history(
-    request: Request, layer: CollectionDep, _reader: ReaderDep,
-    action: Annotated[str | None, Query(description="Only this kind of change, e.g. delete (to find features "
-                                        "to bring back)", json_schema_extra={"enum": list(ACTIONS)})] = None,
+    request: Request, layer: CollectionDep, edits: EditsDep, _reader: ReaderDep,
+    action: Annotated[Action | None, Query(description="Only this kind of change, e.g. delete (to find "
+                                           "features to bring back)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> Response:
-    if action is not None and action not in ACTIONS:
-        raise InvalidInputError(f"action '{action}' is not one of {', '.join(ACTIONS)}")
-    changes, total = _edits(request).changes(layer, action, limit, offset)
+    changes, total = edits.changes(layer, action, limit, offset)
     url = str(request.url)
     items = f"{base_url(request)}/collections/{layer.name}/items"
     links = [link(url, "self", JSON)]
@@ -205,12 +206,13 @@ def layer_history(
              summary="Restore a feature to a version (brings a deleted feature back)", response_class=Response,
              responses={200: {"description": "Restored"}, **ERRORS})
 def restore_item(
-    request: Request, layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep, features: FeaturesDep,
+    request: Request, layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep, edits: EditsDep,
     version: Annotated[int, FastAPIPath(ge=0, le=INT32_MAX, description="Version to restore; 0 is the state "
                                         "before the first recorded change")],
+    if_match: IfMatch = None,
 ) -> Response:
-    result = _edits(request).restore(layer, feature_id, version, principal)
-    return _feature_response(request, layer, features, result, 200)
+    result = edits.restore(layer, feature_id, version, principal, _if_match(request, if_match))
+    return _feature_response(request, layer, result, 200)
 
 
 def _version_json(version: VersionInfo, item_url: str) -> dict[str, Any]:

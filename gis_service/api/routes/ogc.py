@@ -69,6 +69,9 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-operators",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
 ]
 QUERYABLE_TYPES = {"text": {"type": "string"}, "int": {"type": "integer"}, "float": {"type": "number"},
                    "date": {"type": "string", "format": "date"}}
@@ -201,7 +204,10 @@ async def items(
     filter_crs: Annotated[str | None, Query(alias="filter-crs", json_schema_extra={"enum": list(API_CRS)})] = None,
 ) -> Response:
     fmt = negotiate(request, ("json", "geojson", "html", "csv"), default="geojson")
-    parsed = parse_items(layer, request.query_params, fmt)
+    if bbox or filter:  # they may reproject coordinates: not on the event loop
+        parsed = await run_in_threadpool(parse_items, layer, request.query_params, fmt)
+    else:
+        parsed = parse_items(layer, request.query_params, fmt)
     if filter:
         log.info("CQL2 filter on %s (%s): %s", layer.name, filter_lang or "cql2-text", filter)
     if parsed.query.equals:

@@ -70,6 +70,8 @@ def downgrade() -> None:
     dialect = dialect_for(conn)
     for name in LAYERS:
         dialect.drop_version_trigger(conn, name)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS gis_bump_layer_version()")
     op.drop_table("layer_versions")
     op.drop_index("ix_feature_history_layer_changed", "feature_history")
     op.drop_table("feature_history")
