@@ -161,6 +161,27 @@ def layers_export(
     out.print("wrote " + ", ".join(str(f) for f in files))
 
 
+@app.command()
+def backup(
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Backup file to write (must not exist).")],
+) -> None:
+    """Write one consistent snapshot of every layer, user, and edit history to a file."""
+    from gis_service.services.backup import BackupService
+
+    report = BackupService(_engine(get_settings())).backup(out_path)
+    out.print(f"backup {report.path}: schema {report.revision}, "
+              + ", ".join(f"{name} {n:,}" for name, n in report.rows.items() if n))
+
+
+@app.command()
+def restore(path: Annotated[Path, typer.Argument(help="Backup file written by gis-service backup.")]) -> None:
+    """Load a backup into an empty database (SpatiaLite or PostGIS; either backend's backup)."""
+    from gis_service.services.backup import BackupService
+
+    report = BackupService(_engine(get_settings())).restore(path)
+    out.print(f"restored {sum(report.rows.values()):,} rows from {report.path}")
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="User name, recorded in the edit history.")],

@@ -131,3 +131,17 @@ def test_users_add_list_revoke(tmp_path: Path) -> None:
     with pytest.raises(AuthenticationRequiredError, match="revoked"):
         UserService(engine).authenticate(key)
     engine.dispose()
+
+
+def test_backup_and_restore_commands(tmp_path: Path) -> None:
+    db, copy = tmp_path / "town.sqlite", tmp_path / "copy.sqlite"
+    assert run(["demo", "--no-serve"], db).returncode == 0
+    made = run(["backup", "--out", str(tmp_path / "town.backup")], db)
+    assert made.returncode == 0, made.stderr
+    assert "assets 282" in made.stdout
+    assert run(["backup", "--out", str(tmp_path / "town.backup")], db).returncode == 1  # never overwrites
+    restored = run(["restore", str(tmp_path / "town.backup")], copy)
+    assert restored.returncode == 0, restored.stderr
+    listing = run(["layers", "list"], copy)
+    assert "合计 1,949" in listing.stdout
+    assert run(["restore", str(tmp_path / "town.backup")], copy).returncode == 1  # not empty any more

@@ -58,6 +58,9 @@ class SpatialDialect:
         """Serialise edits of one layer until the transaction ends, so that checks (a free code, a free id)
         still hold when the row is written."""
 
+    def restart_ids(self, conn: Connection, table: Table, next_id: int) -> None:
+        """After rows were inserted with explicit ids, make ``next_id`` the next generated one."""
+
     def drop_version_trigger(self, conn: Connection, table: str) -> None:
         raise NotImplementedError
 
@@ -137,6 +140,11 @@ class PostGISDialect(SpatialDialect):
 
     def drop_version_trigger(self, conn: Connection, table: str) -> None:
         conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS gis_layer_version ON "{table}"')
+
+    def restart_ids(self, conn: Connection, table: Table, next_id: int) -> None:
+        # SQLite needs nothing (layer ids are chosen explicitly there); a PostgreSQL serial keeps its own count.
+        sequence = conn.execute(select(func.pg_get_serial_sequence(f'"{table.name}"', "id"))).scalar_one()
+        conn.execute(select(func.setval(sequence, next_id, False)))
 
     def lock_for_edit(self, conn: Connection, layer: str) -> None:
         # Without it two concurrent creates with one code both pass the duplicate check and the loser gets a

@@ -6,6 +6,7 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 
@@ -13,6 +14,11 @@ def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(files("gis_service.db") / "migrations"))
     return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of the service knows."""
+    return str(ScriptDirectory.from_config(_config()).get_current_head())
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

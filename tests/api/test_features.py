@@ -154,3 +154,10 @@ def test_csv_honours_the_requested_crs(client: httpx.Client) -> None:
     assert response.headers["Content-Crs"] == f"<{EPSG}4544>"
     header = response.content.decode("utf-8-sig").splitlines()[0]
     assert "东坐标(EPSG:4544)" in header and "北坐标(EPSG:4544)" in header
+
+
+def test_health_and_readiness(client: httpx.Client, live: LiveServer) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+    ready = client.get("/ready").json()
+    assert ready["status"] == "ready" and ready["schema"].startswith("0002")
+    assert ready["database"] == ("sqlite" if live.backend == "spatialite" else "postgresql")

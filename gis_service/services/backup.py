@@ -1,0 +1,95 @@
+"""Backup and restore: one consistent snapshot of every table, loaded back into an empty database of
+either backend (SpatiaLite to PostGIS and back)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, Table
+
+from gis_service.db.engine import write_transaction
+from gis_service.db.migrate import upgrade
+from gis_service.errors import ConflictError, InvalidInputError
+from gis_service.fileio.backup_file import BackupReader, BackupWriter, column_kind
+from gis_service.repositories import snapshot
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    path: Path
+    revision: str
+    rows: dict[str, int]  # per table
+
+
+class BackupService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def backup(self, path: Path) -> BackupReport:
+        """Copy every table into a new backup file at ``path``, all read in one transaction."""
+        writer = BackupWriter(path)
+        rows: dict[str, int] = {}
+        try:
+            with _snapshot(self.engine) as conn:
+                revision = snapshot.schema_revision(conn)
+                for table in snapshot.snapshot_tables():
+                    writer.add_table(table, [column_kind(c, snapshot.is_geometry(c)) for c in table.columns])
+                    rows[table.name] = 0
+                    for batch in snapshot.read_rows(conn, table):
+                        writer.write_rows(table.name, batch)
+                        rows[table.name] += len(batch)
+            writer.close({"revision": revision, "backend": self.engine.dialect.name,
+                          "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                          **{f"rows.{name}": str(n) for name, n in rows.items()}})
+        except BaseException:
+            writer.abort()
+            raise
+        return BackupReport(path, revision, rows)
+
+    def restore(self, path: Path) -> BackupReport:
+        """Load a backup into this database, which must be empty; all of it or (on any error) none."""
+        reader = BackupReader(path)
+        try:
+            upgrade(self.engine)
+            with write_transaction(self.engine) as conn:
+                revision = snapshot.schema_revision(conn)
+                if reader.meta.get("revision") != revision:
+                    raise InvalidInputError(f"{path} was taken at schema {reader.meta.get('revision')}; this "
+                                            f"database is at {revision}: restore with the matching version")
+                tables = snapshot.snapshot_tables()
+                occupied = [t.name for t in tables if snapshot.count(conn, t)]
+                if occupied:
+                    raise ConflictError(f"restore needs an empty database; {', '.join(occupied)} hold data")
+                rows = {t.name: _load(conn, reader, t) for t in tables}
+                for table in tables:
+                    snapshot.restart_ids(conn, table)
+        finally:
+            reader.close()
+        return BackupReport(path, revision, rows)
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read transaction that sees one moment of the database (REPEATABLE READ on PostgreSQL; a SQLite read
+    transaction already does)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+def _load(conn: Connection, reader: BackupReader, table: Table) -> int:
+    expected = [c.name for c in table.columns]
+    stored = [c for c, _ in reader.columns.get(table.name, [])]
+    if stored != expected:
+        raise InvalidInputError(f"table {table.name} in the backup has columns {stored}, expected {expected}")
+    total = 0
+    for batch in reader.rows(table.name):
+        snapshot.write_rows(conn, table, batch)
+        total += len(batch)
+    return total
