@@ -55,15 +55,15 @@ def encode_tile(layer_name: str, tile: Tile, ids: list[int], properties: list[di
     pad = (maxx - minx) * BUFFER / EXTENT
     projected = transform_geometries(geometries, storage_crs(), parse_crs(3857))
     clipped = shapely.clip_by_rect(projected, minx - pad, miny - pad, maxx + pad, maxy + pad)
-    features = []
-    for fid, props, geom in zip(ids, properties, clipped, strict=True):
-        if geom is None or geom.is_empty:
-            continue
-        features.append({"id": fid, "geometry": geom, "properties": _mvt_properties(props)})
-    return bytes(mapbox_vector_tile.encode(
-        [{"name": layer_name, "features": features}],
-        default_options={"quantize_bounds": (minx, miny, maxx, maxy), "extents": EXTENT},
-    ))
+    # Tile coordinates for all features in one vectorised step (y up; the encoder flips it): the encoder's
+    # own quantising transforms feature by feature and took two thirds of the time.
+    scale = EXTENT / (maxx - minx)
+    grid = shapely.transform(clipped, lambda xy: np.round((xy - (minx, miny)) * scale))
+    features = [{"id": fid, "geometry": geom, "properties": _mvt_properties(props)}
+                for fid, props, geom in zip(ids, properties, grid, strict=True)
+                if geom is not None and not geom.is_empty]
+    return bytes(mapbox_vector_tile.encode([{"name": layer_name, "features": features}],
+                                           default_options={"extents": EXTENT}))
 
 
 def _mvt_properties(props: dict[str, Any]) -> dict[str, Any]:

@@ -49,3 +49,18 @@ def test_empty_and_invalid_tiles(client: httpx.Client) -> None:
     assert _decode(client, "villages", Tile(10, 0, 0)) == []
     assert client.get("/collections/villages/tiles/WebMercatorQuad/3/9/1").status_code == 404
     assert client.get("/collections/villages/tiles/WebMercatorQuad/40/1/1").status_code == 400
+
+
+def test_points_land_on_their_pixel(client: httpx.Client, live: LiveServer) -> None:
+    """Both encoders put each point on the tile pixel its Web Mercator position gives (within one pixel)."""
+    settlements = LayerService(live.engine).read("settlements").to_crs(3857).set_index("code")
+    centre = settlements.to_crs(4490).geometry.union_all().centroid
+    tile = Tile.containing(centre.x, centre.y, 13)
+    minx, miny, maxx, maxy = tile.mercator_bounds()
+    features = _decode(client, "settlements", tile)
+    assert features
+    for feature in features:
+        point = settlements.geometry[feature["properties"]["code"]]
+        expected = ((point.x - minx) / (maxx - minx) * 4096, (point.y - miny) / (maxy - miny) * 4096)  # y up
+        x, y = feature["geometry"]["coordinates"]
+        assert abs(x - expected[0]) <= 1 and abs(y - expected[1]) <= 1, (feature["properties"]["code"], x, y)
