@@ -24,6 +24,9 @@ users_app = typer.Typer(help="API users and their keys (roles: viewer, editor, p
                         no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+analyze_app = typer.Typer(help="Analyses: coverage of settlements by facilities, the 1+N diagnosis.",
+                          no_args_is_help=True)
+app.add_typer(analyze_app, name="analyze")
 
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
@@ -220,6 +223,49 @@ def users_revoke(name: Annotated[str, typer.Argument(help="User whose key stops 
 
     UserService(_engine(get_settings())).revoke(name)
     out.print(f"revoked '{name}'")
+
+
+@analyze_app.command("coverage")
+def analyze_coverage(
+    standard: Annotated[str, typer.Option(help="centre, agency_station, primary_school, kindergarten, "
+                                          "village_clinic or elderly_day_care.")] = "centre",
+    method: Annotated[str, typer.Option(help="auto (roads where they exist), network or straight.")] = "auto",
+    metres: Annotated[float | None, typer.Option(help="Another distance threshold.")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Another travel-time threshold.")] = None,
+) -> None:
+    """Population covered per merged village and for the town, and the farthest uncovered settlements."""
+    from gis_service.services.coverage import CoverageService
+
+    if method not in ("auto", "network", "straight"):
+        raise GisServiceError(f"unknown method '{method}'; use auto, network or straight")
+    result = CoverageService(_engine(get_settings())).coverage(
+        standard, method=method, metres=metres, minutes=minutes)  # type: ignore[arg-type]
+    report = result.report
+    limit = f"{report.standard.metres:g} m" if report.standard.metres else f"{report.standard.minutes:g} min"
+    table = Table(title=f"{report.standard.label} ({report.standard.key}) within {limit}, {report.method}")
+    for header in ("village", "settlements", "uncovered", report.standard.demand, "covered", "share"):
+        table.add_column(header, justify="left" if header == "village" else "right")
+    for row in (*report.villages, report.town):
+        table.add_row(row.village_code or "town", f"{row.settlements:,}", f"{row.uncovered_settlements:,}",
+                      f"{row.demand:,.0f}", f"{row.covered_demand:,.0f}", f"{row.share:.1%}")
+    out.print(table)
+
+
+@analyze_app.command("one-plus-n")
+def analyze_one_plus_n(
+    method: Annotated[str, typer.Option(help="auto (roads where they exist), network or straight.")] = "auto",
+) -> None:
+    """Each merged village: central position, agency stations, coverage, river split, verdict."""
+    from gis_service.services.coverage import CoverageService
+
+    diagnoses = CoverageService(_engine(get_settings())).one_plus_n(method=method)  # type: ignore[arg-type]
+    table = Table(title='"1+N" diagnosis')
+    for header in ("village", "name", "centre", "stations", "centre only", "all", "river split", "verdict"):
+        table.add_column(header)
+    for d in diagnoses:
+        table.add_row(d.village_code, d.name, "yes" if d.has_centre else "NO", str(d.stations),
+                      f"{d.share_centre:.0%}", f"{d.share_all:.0%}", "yes" if d.river_split else "", d.verdict)
+    out.print(table)
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import benchlib  # scripts/ is on sys.path when a script runs
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -707,7 +708,7 @@ def machine_facts(backends: list[Backend]) -> dict[str, str]:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "CPU": f"{model.group(1).strip() if model else 'unknown'}, {os.cpu_count()} cores",
         "memory": f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB" if mem else "unknown",
-        "OS": f"{_os_name()}, Linux {platform.release()}",
+        "OS": f"{benchlib.os_name()}, Linux {platform.release()}",
         "Python": platform.python_version(),
         "GDAL (pyogrio, used by gis_service)": pyogrio.__gdal_version_string__,
         "GDAL (ogr2ogr peer)": ogr.removeprefix("GDAL "),
@@ -725,11 +726,6 @@ def machine_facts(backends: list[Backend]) -> dict[str, str]:
     return facts
 
 
-def _os_name() -> str:
-    try:
-        return platform.freedesktop_os_release().get("PRETTY_NAME", "Linux")
-    except OSError:
-        return "Linux"
 
 
 def _ratio_text(result: Result, peers: list[Result], compare: tuple[str, ...]) -> str:
@@ -835,21 +831,6 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def write_section(out: Path, section: str) -> None:
-    """Replace this benchmark's marked section of ``out`` (create the file, or append, if needed)."""
-    begin, end = f"<!-- bench:{SECTION} -->", f"<!-- /bench:{SECTION} -->"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("# Benchmarks\n\nEach benchmark writes its own marked section; `make bench` "
-                       "regenerates them.\n\n" + section, encoding="utf-8")
-        return
-    current = out.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _match: section, current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section
-    out.write_text(updated, encoding="utf-8")
 
 
 # ================================================================ main
@@ -894,7 +875,7 @@ def run(args: argparse.Namespace) -> None:
             for backend in backends:
                 backend.teardown()
     section = render(facts, inputs, time.perf_counter() - started)
-    write_section(args.out, section)
+    benchlib.write_section(args.out, SECTION, section)
     print(section)
     print(f"wrote {args.out} in {(time.perf_counter() - started) / 60:.1f} min")
 

@@ -49,6 +49,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import benchlib  # scripts/ is on sys.path when a script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "api"
 LAYER = "settlements"
@@ -628,21 +630,15 @@ def machine_facts(load_before: tuple[float, float, float], load_after: tuple[flo
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "CPU": f"{model.group(1).strip() if model else 'unknown'}, {os.cpu_count()} cores, "
                f"nproc {len(os.sched_getaffinity(0))}",
-        "load average (1, 5, 15 min)": f"before {_load(load_before)}; after {_load(load_after)}",
-        "OS": f"{_os_name()}, Linux {platform.release()}",
+        "load average (1, 5, 15 min)": (f"before {benchlib.load_text(load_before)}; "
+                                        f"after {benchlib.load_text(load_after)}"),
+        "OS": f"{benchlib.os_name()}, Linux {platform.release()}",
     }
     return facts | versions
 
 
-def _load(load: tuple[float, float, float]) -> str:
-    return ", ".join(f"{value:.2f}" for value in load)
 
 
-def _os_name() -> str:
-    try:
-        return platform.freedesktop_os_release().get("PRETTY_NAME", "Linux")
-    except OSError:
-        return "Linux"
 
 
 def stack_versions(paths: Paths) -> dict[str, str]:
@@ -775,21 +771,6 @@ def data_note(features: int, tile: Tile, tile_bytes: int, sizes: dict[str, int],
 # ================================================================ file
 
 
-def write_section(out: Path, section: str) -> None:
-    """Replace this benchmark's marked section of ``out`` (create the file, or append, if needed)."""
-    begin, end = f"<!-- bench:{SECTION} -->", f"<!-- /bench:{SECTION} -->"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("# Benchmarks\n\nEach benchmark writes its own marked section; `make bench` "
-                       "regenerates them.\n\n" + section, encoding="utf-8")
-        return
-    current = out.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _match: section, current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section
-    out.write_text(updated, encoding="utf-8")
 
 
 # ================================================================ main
@@ -862,7 +843,7 @@ def run(args: argparse.Namespace) -> None:
         facts = machine_facts(load_before, load_after, stack_versions(paths))
     data = data_note(tile.layer_features, tile, tile_bytes, sizes, cache_off)
     section = render(facts, rows, cases, data, args, time.perf_counter() - started)
-    write_section(args.out, section)
+    benchlib.write_section(args.out, SECTION, section)
     print(section)
     print(f"wrote {args.out} in {(time.perf_counter() - started) / 60:.1f} min")
 

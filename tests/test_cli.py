@@ -145,3 +145,15 @@ def test_backup_and_restore_commands(tmp_path: Path) -> None:
     listing = run(["layers", "list"], copy)
     assert "合计 1,949" in listing.stdout
     assert run(["restore", str(tmp_path / "town.backup")], copy).returncode == 1  # not empty any more
+
+
+def test_analyze_commands(tmp_path: Path) -> None:
+    db = tmp_path / "town.sqlite"
+    assert run(["demo", "--no-serve"], db).returncode == 0
+    diagnosis = run(["analyze", "one-plus-n"], db)
+    assert diagnosis.returncode == 0, diagnosis.stderr
+    assert sum(line.count("5109231") for line in diagnosis.stdout.splitlines()) == 16
+    report = run(["analyze", "coverage", "--standard", "agency_station", "--metres", "2000"], db)
+    assert report.returncode == 0, report.stderr
+    assert "within 2000 m, network" in report.stdout and "town" in report.stdout
+    assert run(["analyze", "coverage", "--standard", "bogus"], db).returncode == 1
