@@ -28,6 +28,15 @@ analyze_app = typer.Typer(help="Analyses: coverage of settlements by facilities,
                           no_args_is_help=True)
 app.add_typer(analyze_app, name="analyze")
 
+
+def _mount_maps() -> None:
+    from gis_service.reports.cli import maps_app
+
+    app.add_typer(maps_app, name="maps")
+
+
+_mount_maps()
+
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
 
@@ -76,6 +85,10 @@ def demo(
     out.print(f"已载入演示镇 loaded the demo town: {sum(r.imported for r in reports):,} features "
               f"in {len(reports)} layers")
     out.print(_layer_table(settings, engine))
+    from gis_service.reports import build_reports
+
+    for path in build_reports(engine, settings.maps_dir, language=settings.language):
+        out.print(f"地图 map: {path}")
     if not no_serve:
         serve(host=host, port=port)
 
@@ -94,6 +107,7 @@ def serve(
     _engine(settings)
     base = f"http://{host}:{port}"
     out.print(f"API: {base}/  ·  {'图层' if settings.language == 'zh' else 'layers'}: {base}/collections?f=html"
+              f"  ·  {'地图' if settings.language == 'zh' else 'maps'}: {base}/maps/"
               f"  ·  OpenAPI: {base}/api.html  ·  QGIS/GDAL: OAPIF:{base}/")
     app = create_app(settings)
     # Move everything built so far (modules, the app, layer specs) out of the garbage collector's sight: its

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         keyed by the layer's data version, which triggers raise on every change, so none is served stale.
     auth_failures_allowed, auth_failure_window_s
         Failed API key attempts one client address may make per window before it gets 429.
+    maps_dir
+        Folder of the map reports (``gis-service maps build``, served at ``/maps/``); relative to the working
+        directory, like the default database.
     """
 
     model_config = SettingsConfigDict(env_prefix="GIS_", env_file=None, extra="ignore")
@@ -52,6 +55,7 @@ class Settings(BaseSettings):
     response_cache_mb: int = Field(default=64, ge=0, le=65536)
     auth_failures_allowed: int = Field(default=10, ge=1)
     auth_failure_window_s: int = Field(default=300, ge=1)
+    maps_dir: Path = Path("maps")
     demo_dir: Path = Path(__file__).resolve().parent.parent / "layers" / "demo"
 
     @property

@@ -26,7 +26,7 @@ apt_install() {
 }
 
 # Debian's own interpreter: its sqlite3 module can load mod_spatialite (pyenv builds often cannot).
-apt_install python3 python3-venv python3-dev libsqlite3-mod-spatialite gdal-bin
+apt_install python3 python3-venv python3-dev libsqlite3-mod-spatialite gdal-bin chromium
 PY=/usr/bin/python3
 
 if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c 'import sqlite3; sqlite3.connect(":memory:").enable_load_extension(True)' 2>/dev/null; then

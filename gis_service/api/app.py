@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from gis_service import __version__, crs
 from gis_service.api import openapi, problems
 from gis_service.api.cache import ResponseCache
-from gis_service.api.routes import analysis, edits, health, ogc
+from gis_service.api.routes import analysis, edits, health, maps, ogc
 from gis_service.api.security import FailedAttempts, require_read
 from gis_service.api.versions import LayerVersions
 from gis_service.db.engine import create_db_engine
@@ -59,5 +59,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(edits.router)
     app.include_router(health.router)
     app.include_router(analysis.router)
+    app.include_router(maps.router)  # checks read access itself
     openapi.install(app)
     return app

@@ -1,0 +1,171 @@
+"""Words on the reports in Chinese (default) and English, and the number and date formats people read.
+
+Field aliases and code-list labels are not repeated here: they come from the layer registry and the code
+lists, so a report says what the import templates and the API say.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from numbers import Real
+from typing import Any
+
+import pandas as pd
+
+from gis_service.errors import InvalidInputError
+from gis_service.layers.codelists import label
+from gis_service.layers.registry import get_layer
+
+LANGUAGES = ("zh", "en")
+
+# Reports are read in Sichuan: times are shown in Beijing time, whatever the server's clock zone.
+REPORT_TZ = timezone(timedelta(hours=8))
+
+MISSING = "—"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # page shell
+    "town": ("蓬莱镇", "Penglai town"),
+    "built_at": ("编制时间", "Built"),
+    "data_version": ("数据版本", "Data version"),
+    "crs_note": ("坐标系 CGCS2000 (EPSG:4490)", "CRS CGCS2000 (EPSG:4490)"),
+    "tz_note": ("北京时间", "UTC+8"),
+    "all_maps": ("全部地图", "All maps"),
+    "summary": ("概况", "Summary"),
+    "legend": ("图例", "Legend"),
+    "offline_note": ("本页离线可用；在线底图需联网，默认关闭。",
+                     "Works offline; the online base map needs internet and is off by default."),
+    "online_base_map": ("在线底图 (需联网)", "Online base map (needs internet)"),
+    "fullscreen": ("全屏", "Full screen"),
+    "exit_fullscreen": ("退出全屏", "Exit full screen"),
+    "unit_items": ("项", ""),
+    "unit_people": ("人", "people"),
+    # index page
+    "index_title": ("地图报告", "Map reports"),
+    "index_intro": ("各报告可在任何浏览器中打开，无需联网。", "Each report opens in any browser, without internet."),
+    "report_file": ("文件", "File"),
+    # context layers
+    "villages_layer": ("村(社区)界", "Village boundaries"),
+    "rivers_layer": ("河流", "Rivers"),
+    "roads_layer": ("道路", "Roads"),
+    # assets report
+    "assets_title": ("公有资产分布图", "Public assets map"),
+    "assets_description": ("镇村公有资产的位置、种类、权属与使用状态，闲置资产突出显示。",
+                           "Where the town and village public assets are, by category, ownership and use "
+                           "status; idle assets stand out."),
+    "assets_total": ("资产总数", "Assets"),
+    "assets_idle": ("闲置", "Idle"),
+    "assets_partly_idle": ("部分闲置", "Partly idle"),
+    "idle_floor_area": ("闲置建筑面积(㎡)", "Idle floor area (m²)"),
+    "original_value_total": ("原值合计(万元)", "Original value (10k CNY)"),
+    "assets_by_village": ("各村(社区)资产使用状态", "Use status of assets by village"),
+    "footprints_layer": ("资产占地范围", "Asset footprints"),
+    "assets_layer": ("公有资产", "Public assets"),
+    "search_placeholder": ("资产名称或编码", "Asset name or code"),
+    "search_not_found": ("未找到", "Not found"),
+    "search_cancel": ("取消", "Cancel"),
+    "shown_assets": ("显示资产", "Assets shown"),
+    "filter_hint": ("勾选以筛选地图上的资产", "Tick to filter the assets on the map"),
+    "all": ("全选", "All"),
+    "none": ("全不选", "None"),
+    # merger report
+    "merger_title": ("村级建制调整图", "Village merger map"),
+    "merger_description": ("2020年村级建制调整：撤并村(原村)边界叠加合并后的村(社区)，及各原村的去向。",
+                           "The 2020 village merger: former village boundaries over the merged villages and "
+                           "communities, and which former villages went where."),
+    "merged_layer": ("合并后村(社区)", "Merged villages and communities"),
+    "former_layer": ("撤并村(原村)", "Former villages"),
+    "units_before": ("调整前村(社区)", "Villages before"),
+    "units_after": ("调整后村(社区)", "Villages after"),
+    "former_count": ("撤并村", "Former villages"),
+    "population_total": ("户籍人口", "Registered population"),
+    "mean_population_before": ("调整前村均人口", "Mean population before"),
+    "mean_population_after": ("调整后村均人口", "Mean population after"),
+    "population_by_village": ("合并后各村人口及来源原村", "Population of merged villages by former village"),
+    "merger_table": ("撤并对照表", "Where the former villages went"),
+    "merged_village": ("合并后村(社区)", "Merged village"),
+    "former_villages": ("原村", "Former villages"),
+    "unchanged": ("未调整", "unchanged"),
+    "legend_merged": ("合并后村(社区)界", "Merged village boundary"),
+    "legend_former": ("撤并村(原村)界", "Former village boundary"),
+    "legend_unchanged": ("未调整的村(社区)", "Village or community not merged"),
+}
+
+
+def t(key: str, language: str) -> str:
+    """The text of message ``key`` in ``language`` (``zh`` or ``en``)."""
+    zh, en = MESSAGES[key]
+    return zh if language == "zh" else en
+
+
+def town_title(title: str, language: str) -> str:
+    """``蓬莱镇公有资产分布图`` / ``Penglai town: Public assets map``."""
+    return f"{t('town', language)}{title}" if language == "zh" else f"{t('town', language)}: {title}"
+
+
+def check_language(language: str) -> str:
+    """``language`` if the reports speak it; :class:`InvalidInputError` otherwise."""
+    if language not in LANGUAGES:
+        raise InvalidInputError(f"unknown report language '{language}'; use one of {', '.join(LANGUAGES)}")
+    return language
+
+
+def field_alias(layer: str, field: str, language: str) -> str:
+    """A field's name as users know it, e.g. ``use_status`` → 使用状态 / Use status."""
+    return capitalized(get_layer(layer).field(field).alias(language))
+
+
+def code_text(codelist: str, code: str, language: str) -> str:
+    """A code's label as a heading or legend row shows it, e.g. ``idle`` → 闲置 / Idle."""
+    return capitalized(label(codelist, code, language))
+
+
+def capitalized(text: str) -> str:
+    # English labels in the registry are lower case, for use inside sentences; headings start with a capital.
+    return text[:1].upper() + text[1:]
+
+
+def field_label(layer: str, field: str, value: Any, language: str) -> str:
+    """A field value as users read it: code-list labels, thousands separators, ``—`` when missing."""
+    if is_missing(value):
+        return MISSING
+    codelist = get_layer(layer).field(field).info.codelist
+    if codelist:
+        return label(codelist, str(value), language)
+    if isinstance(value, Real) and not isinstance(value, bool):
+        return format_number(float(value))
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def is_missing(value: Any) -> bool:
+    """``None``, NaN, ``pd.NA`` or ``NaT``: what pandas leaves in an empty cell."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or array is a value, not a missing one
+        return False
+
+
+def format_number(value: float, decimals: int | None = None) -> str:
+    """``1,435`` for whole numbers, ``115.57`` otherwise (two decimals unless told)."""
+    if decimals is None:
+        decimals = 0 if float(value).is_integer() else 2
+    return f"{value:,.{decimals}f}"
+
+
+def format_time(moment: datetime, language: str) -> str:
+    """A moment in Beijing time, to the minute, with its zone named (naive datetimes are UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.astimezone(REPORT_TZ):%Y-%m-%d %H:%M} ({t('tz_note', language)})"
+
+
+def format_size(size: int) -> str:
+    """A file size for people: ``1.2 MB``, ``340 kB``."""
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    return f"{max(size, 1_000) // 1_000} kB"
+

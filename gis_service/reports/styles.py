@@ -1,0 +1,75 @@
+"""Colours, symbols and line styles shared by the reports, the legends and the charts.
+
+One table per idea, so that a legend can never disagree with its map: the map, the legend and the chart of a
+report all read their colours from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Use status: idle is the target of revitalisation, so it gets the loudest colour; in use is quiet.
+STATUS_COLORS: dict[str, str] = {
+    "idle": "#d7301f",
+    "partly_idle": "#f08c00",
+    "leased": "#2f6db5",
+    "in_use": "#4d8f5a",
+}
+STATUS_ORDER = ("idle", "partly_idle", "leased", "in_use")
+
+# A glyph per asset category, drawn inside the status-coloured marker: text, not an icon font, because icon
+# fonts are extra files (or 700 kB inlined) and a town office printer prints text reliably.
+CATEGORY_GLYPHS: dict[str, tuple[str, str]] = {
+    "village_office": ("村", "V"),
+    "office": ("镇", "T"),
+    "school": ("校", "S"),
+    "clinic": ("医", "C"),
+    "nursing_home": ("老", "N"),
+    "culture_room": ("文", "Cu"),
+    "shop": ("店", "Sh"),
+    "factory": ("厂", "F"),
+    "warehouse": ("仓", "W"),
+    "land": ("地", "L"),
+    "pond": ("塘", "P"),
+    "forest": ("林", "Fo"),
+    "reservoir": ("库", "R"),
+    "other": ("他", "O"),
+}
+
+OWNERSHIP_ORDER = ("town_state", "village_collective")
+
+# Qualitative pastel colours for merged villages (and, lighter, their former villages): neighbours must differ,
+# and black labels must stay readable on top.
+VILLAGE_PALETTE = (
+    "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
+    "#bc80bd", "#ccebc5", "#ffed6f", "#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#d9d9d9",
+)
+UNCHANGED_COLOR = "#e6e1d6"
+
+# Without tiles the map's own background shows: a paper tone that reads as "land" next to blue rivers.
+MAP_BACKGROUND = "#f4f1ea"
+
+ROAD_STYLES: dict[str, dict[str, Any]] = {
+    "county": {"color": "#c0392b", "weight": 3.5},
+    "township": {"color": "#d68910", "weight": 2.5},
+    "village": {"color": "#8c8c8c", "weight": 1.5},
+    "track": {"color": "#a6a6a6", "weight": 1, "dashArray": "3 3"},
+}
+RIVER_STYLE: dict[str, Any] = {"color": "#5b9bd5", "weight": 4, "opacity": 0.9}
+
+VILLAGE_BASE_STYLE: dict[str, Any] = {
+    "color": "#7a7466", "weight": 1.5, "fillColor": "#ffffff", "fillOpacity": 0.5,
+}
+MERGED_STYLE: dict[str, Any] = {"color": "#3d3a33", "weight": 3, "fillOpacity": 0.55}
+FORMER_STYLE: dict[str, Any] = {"color": "#5f5a50", "weight": 1.5, "dashArray": "6 4", "fillOpacity": 0.0}
+HIGHLIGHT_STYLE: dict[str, Any] = {"weight": 4, "color": "#000000"}
+
+
+def village_colors(codes: list[str]) -> dict[str, str]:
+    """A palette colour per village code, in code order, so that a village keeps its colour between builds."""
+    return {code: VILLAGE_PALETTE[i % len(VILLAGE_PALETTE)] for i, code in enumerate(sorted(codes))}
+
+
+def footprint_style(status: str) -> dict[str, Any]:
+    color = STATUS_COLORS.get(status, "#777777")
+    return {"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.25}
