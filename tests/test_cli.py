@@ -157,3 +157,11 @@ def test_analyze_commands(tmp_path: Path) -> None:
     assert report.returncode == 0, report.stderr
     assert "within 2000 m, network" in report.stdout and "town" in report.stdout
     assert run(["analyze", "coverage", "--standard", "bogus"], db).returncode == 1
+
+
+def test_analyze_placement_command(tmp_path: Path) -> None:
+    db = tmp_path / "town.sqlite"
+    assert run(["demo", "--no-serve"], db).returncode == 0
+    result = run(["analyze", "placement", "--new-sites", "2"], db)
+    assert result.returncode == 0, result.stderr
+    assert "2 new site(s) for agency_station, network" in result.stdout

@@ -44,19 +44,19 @@ class CoverageService:
         """Coverage of the settlements under ``standard`` (a key of ``FACILITY_THRESHOLDS``), optionally with
         another threshold in metres or minutes."""
         chosen = standard_with(standard, metres, minutes)
-        frames = self._read("settlements", chosen.layer, *NETWORK_LAYERS)
+        frames = self.read_layers("settlements", chosen.layer, *NETWORK_LAYERS)
         facilities = chosen.select(frames[chosen.layer])
-        report = coverage(frames["settlements"], facilities, chosen, network=_network(frames, method),
+        report = coverage(frames["settlements"], facilities, chosen, network=road_network(frames, method),
                           method=method)
         return CoverageResult(report, frames["settlements"], facilities)
 
     def one_plus_n(self, *, method: Method = "auto") -> tuple[OnePlusN, ...]:
         """The "1+N" diagnosis of every merged village."""
-        frames = self._read("settlements", "service_points", "villages", *NETWORK_LAYERS)
+        frames = self.read_layers("settlements", "service_points", "villages", *NETWORK_LAYERS)
         return diagnose_one_plus_n(frames["settlements"], frames["service_points"], frames["villages"],
-                                   rivers=frames["rivers"], network=_network(frames, method), method=method)
+                                   rivers=frames["rivers"], network=road_network(frames, method), method=method)
 
-    def _read(self, *names: str) -> dict[str, gpd.GeoDataFrame]:
+    def read_layers(self, *names: str) -> dict[str, gpd.GeoDataFrame]:
         """The layers, read in one transaction (one consistent state), in EPSG:4544."""
         with self.engine.connect() as conn, conn.begin():
             return {name: LayerRepository(conn, get_layer(name)).read_frame().to_crs(analysis_crs())
@@ -76,7 +76,7 @@ def standard_with(key: str, metres: float | None, minutes: float | None) -> Faci
     return standard
 
 
-def _network(frames: dict[str, gpd.GeoDataFrame], method: Method) -> RoadNetwork | None:
+def road_network(frames: dict[str, gpd.GeoDataFrame], method: Method) -> RoadNetwork | None:
     if method == "straight" or frames["roads"].empty:
         return None
     return RoadNetwork.from_geodataframes(frames["roads"], frames["rivers"], frames["bridges"])

@@ -61,3 +61,18 @@ def test_bad_analysis_requests_are_400(client: httpx.Client, params: dict[str, o
     response = client.get("/analysis/coverage", params=params)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_placement_fills_stations_from_idle_assets(client: httpx.Client) -> None:
+    body = client.get("/analysis/placement", params={"new_sites": 3}).json()
+    assert body["solver"]["status"] == "optimal" and body["method"] == "network"
+    assert len(body["new_sites"]) == 3
+    assert body["share_after"] > body["share_before"]
+    coverage_now = client.get("/analysis/coverage", params={"standard": "agency_station"}).json()["town"]
+    assert body["covered_before"] == pytest.approx(coverage_now["covered_demand"])  # the same network, same rule
+    codes = [site["code"] for site in body["new_sites"]]
+    assets = {f["properties"]["code"]: f["properties"] for f in client.get(
+        "/collections/assets/items", params={"limit": 1000}).json()["features"]}
+    assert all(assets[c]["use_status"] in ("idle", "partly_idle") for c in codes)
+    more = client.get("/analysis/placement", params={"new_sites": 6}).json()
+    assert more["covered_after"] >= body["covered_after"]  # an optimum with more sites covers no fewer people

@@ -21,6 +21,7 @@ from gis_service.api.links import GEOJSON, JSON
 from gis_service.api.security import ReaderDep
 from gis_service.crs import CRS84_URI, output_geometries, parse_crs
 from gis_service.services.coverage import CoverageResult, CoverageService
+from gis_service.services.placement import PlacementService
 
 router = APIRouter(prefix="/analysis", tags=["Analyses"])
 MethodParam = Annotated[Literal["auto", "straight", "network"], Query(
@@ -110,3 +111,31 @@ def _default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(type(value).__name__)
+
+
+@router.get("/placement", summary="Where new agency stations should go: idle assets that cover the most people",
+            response_class=Response, responses=OK_JSON | {200: {"content": {JSON: {}, GEOJSON: {}}}})
+async def placement(
+    request: Request, _reader: ReaderDep,
+    new_sites: Annotated[int, Query(ge=1, le=100, description="How many new sites to place")] = 1,
+    standard: Literal["centre", "agency_station", "primary_school", "kindergarten", "elderly_day_care"]
+    = "agency_station",
+    source: Annotated[Literal["idle", "all"], Query(description="Candidates: idle assets, or every asset")] = "idle",
+    method: MethodParam = "auto",
+    metres: Annotated[float | None, Query(gt=0, le=100_000, description="Another distance threshold")] = None,
+    f: Annotated[Literal["json", "geojson"], Query(description="json: summary; geojson: the chosen sites")] = "json",
+) -> Response:
+    service = PlacementService(request.app.state.engine)
+    outcome = await run_in_threadpool(service.stations, new_sites, standard=standard, source=source,
+                                      method=method, metres=metres)
+    sites = outcome.sites.to_crs(4326)
+    chosen = [{"code": row["code"], "name": row["name"], "village_code": row["village_code"],
+               "category": row.get("category"), "use_status": row.get("use_status"),
+               "lon": row.geometry.x, "lat": row.geometry.y} for _, row in sites.iterrows()]
+    if f == "geojson":
+        return Response(sites[["code", "name", "village_code", "geometry"]].to_json(drop_id=True), media_type=GEOJSON)
+    return _json({"standard": outcome.standard, "method": outcome.method, "new_sites": chosen,
+                  "demand": outcome.demand, "covered_before": outcome.covered_before,
+                  "covered_after": outcome.covered_after, "share_before": outcome.share_before,
+                  "share_after": outcome.share_after, "solver": {"status": outcome.result.status,
+                                                                 "seconds": outcome.result.seconds}})
