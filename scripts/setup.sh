@@ -5,25 +5,14 @@
 # When everything is in place it finishes in seconds: apt-get runs only for missing packages,
 # pip only when pyproject.toml changed since the last install.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"  # before the cd: $0 may be relative
 cd "$(dirname "$0")/.."
 
 WITH_POSTGIS=0
 [[ "${1:-}" == "--postgis" ]] && WITH_POSTGIS=1
 TEST_DB="${GIS_TEST_DB_NAME:-gis_service_test}"
 
-as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-
-APT_UPDATED=0
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  echo "setup: installing Debian packages: ${missing[*]}"
-  if [[ $APT_UPDATED -eq 0 ]]; then as_root apt-get update -qq; APT_UPDATED=1; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
 
 # Debian's own interpreter: its sqlite3 module can load mod_spatialite (pyenv builds often cannot).
 apt_install python3 python3-venv python3-dev libsqlite3-mod-spatialite gdal-bin chromium

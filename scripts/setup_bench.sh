@@ -8,6 +8,8 @@
 # makes `import sqlite3` return it (pygeoapi's provider does a plain `import sqlite3` and loads mod_spatialite).
 # When everything is in place this finishes in about a second; $BENCH_PYTHON picks the interpreter explicitly.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"  # before the cd: $0 may be relative
 cd "$(dirname "$0")/.."
 
 PYGEOAPI_PIN="pygeoapi==0.24.0"
@@ -16,21 +18,6 @@ PYSQLITE_PIN="pysqlite3-binary==0.5.4.post2"
 VENV="${BENCH_VENV:-.venv-bench}"
 STAMP="$VENV/.bench-stamp"
 
-as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  echo "setup_bench: installing Debian packages: ${missing[*]}"
-  # The package lists may be missing or stale on a new machine: update only when a plain install fails.
-  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-}
 
 # Prints "yes" when $1 is Python >= 3.12, "native" instead when its sqlite3 can also load extensions.
 probe_python() {

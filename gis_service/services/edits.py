@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import shapely
@@ -122,8 +122,7 @@ class EditService:
         require_edit(principal, layer.name)
         with _editing(self.engine, layer) as writer:
             target = _state(HistoryRepository(writer.conn, layer.name), feature_id, version)
-            row = writer.get_for_update(feature_id)
-            current = None if row is None else _current(writer, feature_id, if_match)
+            current = _current(writer, feature_id, if_match, missing_ok=True)
             # Snapshots are lon/lat in EPSG:4490; CRS84 is lon/lat too and PROJ maps it onto 4490 unchanged.
             valid = _validate(layer, target, parse_crs(CRS84_URI), lambda codes: writer.codes_taken(codes, feature_id))
             if current is not None:
@@ -219,10 +218,19 @@ def _stored_geometries(features: Features) -> list[Any]:
     return [features.geometries[0], *(geoms[0] for geoms in features.extra_geometries.values())]
 
 
-def _current(writer: FeatureWriter, feature_id: int, if_match: Sequence[str] | None) -> Features:
-    """The stored feature, locked; 404 if missing, 412 if ``If-Match`` names another version."""
+@overload
+def _current(writer: FeatureWriter, feature_id: int, if_match: Sequence[str] | None) -> Features: ...
+@overload
+def _current(writer: FeatureWriter, feature_id: int, if_match: Sequence[str] | None, *,
+             missing_ok: bool) -> Features | None: ...
+def _current(writer: FeatureWriter, feature_id: int, if_match: Sequence[str] | None, *,
+             missing_ok: bool = False) -> Features | None:
+    """The stored feature, locked; 404 if missing (None with ``missing_ok``: a deleted one being restored),
+    412 if ``If-Match`` names another version."""
     row = writer.get_for_update(feature_id)
     if row is None:
+        if missing_ok:
+            return None
         raise NotFoundError(f"{writer.layer.name} has no feature {feature_id}")
     current = features_from_rows(writer.layer, [row])
     if if_match is not None and "*" not in if_match and feature_etag(current, 0) not in if_match:
