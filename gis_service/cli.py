@@ -35,7 +35,14 @@ def _mount_maps() -> None:
     app.add_typer(maps_app, name="maps")
 
 
+def _mount_ledger() -> None:
+    from gis_service.ledger.cli import ledger_app
+
+    app.add_typer(ledger_app, name="ledger")
+
+
 _mount_maps()
+_mount_ledger()
 
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)

@@ -84,6 +84,20 @@ class PreconditionRequiredError(GisServiceError):
     title = "Precondition required"
 
 
+class LedgerRuleError(GisServiceError):
+    """A ledger rule of the notice forbids the change (e.g. striking off a plan without evidence)."""
+
+    status = 422
+    title = "Ledger rule not met"
+
+
+class StorageFullError(GisServiceError):
+    """The upload folder would pass its quota; nothing was written."""
+
+    status = 507
+    title = "Insufficient storage"
+
+
 class DatabaseUnavailableError(GisServiceError):
     status = 503
     title = "Database unavailable"

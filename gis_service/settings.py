@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     maps_dir
         Folder of the map reports (``gis-service maps build``, served at ``/maps/``); relative to the working
         directory, like the default database.
+    uploads_dir
+        Where uploaded photos and documents are stored, each once under its SHA-256 (content-addressed).
+    upload_max_mb
+        Largest single upload accepted (413 above it).
+    upload_quota_mb
+        Total size the upload folder may reach; an upload that would pass it is refused (507), nothing written.
+    milestone_year
+        Year of the notice's ledger milestones (inventory 31 March, transfer 31 May, plans 30 June,
+        revitalisation 31 December) until milestones are set in the database.
     """
 
     model_config = SettingsConfigDict(env_prefix="GIS_", env_file=None, extra="ignore")
@@ -56,6 +65,10 @@ class Settings(BaseSettings):
     auth_failures_allowed: int = Field(default=10, ge=1)
     auth_failure_window_s: int = Field(default=300, ge=1)
     maps_dir: Path = Path("maps")
+    uploads_dir: Path = Path("data/uploads")
+    upload_max_mb: float = Field(default=20, gt=0, le=1024)
+    upload_quota_mb: float = Field(default=2048, gt=0)
+    milestone_year: int = Field(default=2021, ge=2000, le=2100)
     demo_dir: Path = Path(__file__).resolve().parent.parent / "layers" / "demo"
 
     @property

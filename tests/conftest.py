@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from gis_service.db.engine import create_db_engine
 from gis_service.db.migrate import upgrade
-from gis_service.layers.registry import list_layers
+from gis_service.repositories.snapshot import snapshot_tables
 from gis_service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,7 @@ def make_engine(backend: str, request: pytest.FixtureRequest, directory: Path) -
         return create_db_engine(Settings(database_url=f"sqlite:///{path}"))
     engine = create_db_engine(Settings(database_url=request.getfixturevalue("postgres_url")))
     with engine.begin() as conn:
-        names = ", ".join([*(f'"{spec.name}"' for spec in list_layers()), "api_users", "feature_history"])
+        names = ", ".join(f'"{table.name}"' for table in snapshot_tables())
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
     return engine
 

@@ -12,7 +12,18 @@ from sqlalchemy import Engine
 from gis_service import __version__, crs
 from gis_service.api import openapi, problems
 from gis_service.api.cache import ResponseCache
-from gis_service.api.routes import analysis, edits, health, maps, ogc
+from gis_service.api.routes import (
+    analysis,
+    edits,
+    health,
+    ledger_books,
+    ledger_plans,
+    ledger_registry,
+    maps,
+    ogc,
+    runs,
+    scenarios,
+)
 from gis_service.api.security import FailedAttempts, require_read
 from gis_service.api.versions import LayerVersions
 from gis_service.db.engine import create_db_engine
@@ -59,6 +70,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(edits.router)
     app.include_router(health.router)
     app.include_router(analysis.router)
+    for module in (ledger_plans, ledger_books, ledger_registry, scenarios, runs):
+        app.include_router(module.router)
     app.include_router(maps.router)  # checks read access itself
     openapi.install(app)
     return app

@@ -15,6 +15,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gis_service.db.base import STORAGE_SRID, Base, LayerMixin, meta
 
 
+def _date(zh: str, en: str) -> Mapped[date | None]:
+    return mapped_column(Date, nullable=True, info=meta(zh, en))
+
+
 def _geometry(kind: str, *, nullable: bool = False, zh: str = "几何", en: str = "geometry") -> Mapped[object]:
     return mapped_column(
         Geometry(kind, srid=STORAGE_SRID, spatial_index=False), nullable=nullable,
@@ -75,7 +79,7 @@ class FormerVillage(LayerMixin, Base):
     merged_into: Mapped[str | None] = _text("并入村代码", "merged into (village code)", required=True, digits=12)
     population: Mapped[int | None] = _int("户籍人口", "population")
     households: Mapped[int | None] = _int("户数", "households")
-    dissolved_on: Mapped[date | None] = mapped_column(Date, nullable=True, info=meta("撤并日期", "date dissolved"))
+    dissolved_on: Mapped[date | None] = _date("撤并日期", "date dissolved")
     geom: Mapped[object] = _geometry("MULTIPOLYGON")
 
 
@@ -103,6 +107,19 @@ class Asset(LayerMixin, Base):
     land_area: Mapped[float | None] = _float("占地面积(㎡)", "land area (m²)")
     original_value: Mapped[float | None] = _float("原值(万元)", "original value (10k CNY)")
     use_status: Mapped[str | None] = _text("使用状态", "use status", required=True, codelist="use_status")
+    # The ledger's columns (migration 0003). ``owner_code`` is the owning collective or unit: a former
+    # village's code while its assets have not yet been transferred to the merged village.
+    owner_code: Mapped[str | None] = _text("产权单位代码", "owner code")
+    year_built: Mapped[int | None] = _int("建成年份", "year built")
+    net_value: Mapped[float | None] = _float("净值(万元)", "net value (10k CNY)")
+    certificate_no: Mapped[str | None] = _text("不动产权证号", "title certificate number")
+    documents_status: Mapped[str | None] = _text("权籍手续", "title documents", codelist="documents_status")
+    building_condition: Mapped[str | None] = _text("房屋状况", "building condition", codelist="building_condition")
+    tenant: Mapped[str | None] = _text("承租方", "tenant")
+    lease_start: Mapped[date | None] = _date("租期起", "lease start")
+    lease_end: Mapped[date | None] = _date("租期止", "lease end")
+    annual_income: Mapped[float | None] = _float("年收益(万元)", "yearly income (10k CNY)")
+    inventoried_on: Mapped[date | None] = _date("清查日期", "date inventoried")
     geom: Mapped[object] = _geometry("POINT")
     footprint: Mapped[object | None] = _geometry("MULTIPOLYGON", nullable=True, zh="占地范围", en="footprint")
 
