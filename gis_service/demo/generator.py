@@ -26,6 +26,7 @@ output is a pure function of the seed. Run ``python -m gis_service.demo.generato
 from __future__ import annotations
 
 import argparse
+import csv
 import heapq
 import json
 import math
@@ -46,6 +47,7 @@ from shapely.ops import split, substring
 from sqlalchemy import Float, Integer
 
 from gis_service.db.models import Base
+from gis_service.demo import ledger as demo_ledger
 
 # --------------------------------------------------------------------------------------------- facts
 DEFAULT_SEED = 510923100
@@ -2100,6 +2102,19 @@ def generate(seed: int = DEFAULT_SEED) -> dict[str, gpd.GeoDataFrame]:
     >>> int(layers["settlements"]["population"].sum())
     84175
     """
+    return build(seed).layers
+
+
+@dataclass
+class DemoTown:
+    """The demo town's layers (GeoDataFrames in EPSG:4490) and its asset ledger."""
+
+    layers: dict[str, gpd.GeoDataFrame]
+    ledger: demo_ledger.Ledger
+
+
+def build(seed: int = DEFAULT_SEED) -> DemoTown:
+    """The demo town with its ledger (transfers, claims and debts, plans, evidence, milestones)."""
     transformer = Transformer.from_crs(STORAGE_CRS, WORK_CRS, always_xy=True)
     origin = np.array(transformer.transform(TOWN_LONLAT[0], TOWN_LONLAT[1] + 0.005))
     centre = np.array(transformer.transform(*TOWN_LONLAT))
@@ -2112,7 +2127,10 @@ def generate(seed: int = DEFAULT_SEED) -> dict[str, gpd.GeoDataFrame]:
     _people(seed, town)
     _services_and_assets(seed, town)
     _planning_zones(seed, town)
-    return _frames(town)
+    villages = {v.code: v.name for v in town.villages}
+    formers = {u.code: (u.name, town.villages[u.village].code) for u in town.units if u.kind == "former"}
+    planted = demo_ledger.enrich_assets(seed, town.assets, villages, formers)
+    return DemoTown(_frames(town), demo_ledger.build_ledger(seed, town.assets, villages, formers, planted))
 
 
 def _json_value(value: Any) -> Any:
@@ -2168,10 +2186,39 @@ def write_demo(out_dir: Path, seed: int = DEFAULT_SEED) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for table, frame in generate(seed).items():
+    demo = build(seed)
+    for table, frame in demo.layers.items():
         path = out_dir / f"{table}.geojson"
         with path.open("w", encoding="utf-8", newline="\n") as fh:
             fh.write(_feature_collection(table, frame))
+        paths.append(path)
+    return paths + write_ledger(out_dir / "ledger", demo.ledger)
+
+
+LEDGER_TABLES = ("asset_transfers", "village_claims", "revitalisation_plans", "documents", "ledger_milestones")
+
+
+def write_ledger(out_dir: Path, ledger: demo_ledger.Ledger) -> list[Path]:
+    """Write the ledger tables as UTF-8 CSV (one file per table, header = column names) and the evidence
+    files they refer to; returns the files written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = dict(zip(LEDGER_TABLES, (ledger.transfers, ledger.claims, ledger.plans, ledger.documents,
+                                      ledger.milestones), strict=True))
+    paths = []
+    for name, rows in tables.items():
+        path = out_dir / f"{name}.csv"
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows({k: "" if v is None else _json_value(v) for k, v in row.items()} for row in rows)
+        paths.append(path)
+    plans = {p["asset_code"]: p for p in ledger.plans}
+    for document in ledger.documents:
+        path = out_dir / document["file"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plan = plans[document["asset_code"]]
+        path.write_bytes(demo_ledger.evidence_pdf(document["asset_code"],
+                                                  f"{plan['target_use']} struck off {plan['struck_off_on']}"))
         paths.append(path)
     return paths
 
@@ -2185,8 +2232,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     paths = write_demo(args.out_dir, args.seed)
     for path in paths:
-        n = path.read_text(encoding="utf-8").count('{"type":"Feature",')
-        print(f"{path}  {n} features  {path.stat().st_size / 1024:.0f} KiB")
+        if path.suffix == ".geojson":
+            n = path.read_text(encoding="utf-8").count('{"type":"Feature",')
+            print(f"{path}  {n} features  {path.stat().st_size / 1024:.0f} KiB")
+        elif path.suffix == ".csv":
+            print(f"{path}  {path.read_text(encoding='utf-8').count(chr(10)) - 1} rows")
     print(f"done in {time.perf_counter() - started:.1f} s")
 
 

@@ -1,15 +1,29 @@
-"""The demo town: create the database and load the bundled Penglai-like layers in one transaction."""
+"""The demo town: create the database and load the bundled Penglai-like layers and asset ledger."""
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Date, Engine, Float, Integer, Table
 
+from gis_service.db import ledger  # noqa: F401  (registers the ledger tables on Base.metadata)
+from gis_service.db.base import Base
+from gis_service.db.engine import write_transaction
 from gis_service.db.migrate import upgrade
 from gis_service.errors import InvalidInputError
 from gis_service.layers.registry import list_layers
+from gis_service.repositories.ledger_tables import replace_rows
 from gis_service.services.layers import ImportReport, LayerService
+
+# The ledger tables the demo carries as CSV, in load order (documents are stored files, loaded apart).
+LEDGER_TABLES: tuple[Table, ...] = tuple(
+    Base.metadata.tables[name] for name in ("asset_transfers", "village_claims", "revitalisation_plans",
+                                            "ledger_milestones")
+)
 
 
 def demo_files(demo_dir: Path) -> list[tuple[Path, str]]:
@@ -22,7 +36,41 @@ def demo_files(demo_dir: Path) -> list[tuple[Path, str]]:
 
 
 def load_demo(engine: Engine, demo_dir: Path, *, show_progress: bool = False) -> list[ImportReport]:
-    """Migrate the schema and replace every layer with the demo town (all layers or none)."""
+    """Migrate the schema, replace every layer with the demo town (all layers or none), then replace the
+    ledger tables with the demo ledger (all tables or none), when ``demo_dir`` has one."""
     upgrade(engine)
     service = LayerService(engine, show_progress=show_progress)
-    return service.import_files(demo_files(demo_dir), mode="replace")
+    reports = service.import_files(demo_files(demo_dir), mode="replace")
+    if (demo_dir / "ledger").is_dir():
+        load_demo_ledger(engine, demo_dir / "ledger")
+    return reports
+
+
+def load_demo_ledger(engine: Engine, ledger_dir: Path) -> dict[str, int]:
+    """Replace the ledger tables with the CSV files in ``ledger_dir`` in one transaction; returns row counts."""
+    rows = {table.name: _read_csv(ledger_dir / f"{table.name}.csv", table) for table in LEDGER_TABLES}
+    with write_transaction(engine) as conn:
+        return {table.name: replace_rows(conn, table, rows[table.name]) for table in LEDGER_TABLES}
+
+
+def _parser(column_type: Any) -> Callable[[str], Any]:
+    if isinstance(column_type, Date):
+        return date.fromisoformat
+    if isinstance(column_type, Integer):
+        return int
+    if isinstance(column_type, Float):
+        return float
+    return str
+
+
+def _read_csv(path: Path, table: Table) -> list[dict[str, Any]]:
+    """Rows of a demo CSV typed by ``table``'s columns; an empty cell is NULL."""
+    if not path.exists():
+        raise InvalidInputError(f"demo data missing: {path}")
+    parsers = {c.name: _parser(c.type) for c in table.columns}
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        unknown = set(reader.fieldnames or ()) - set(parsers)
+        if unknown:
+            raise InvalidInputError(f"{path}: columns not in table {table.name}: {', '.join(sorted(unknown))}")
+        return [{k: None if v == "" else parsers[k](v) for k, v in row.items()} for row in reader]
