@@ -476,6 +476,16 @@ class PointGraph:
         out[np.ix_(ok_s, ok_t)] = dist[:, self.point_nodes[targets[ok_t]]]
         return out
 
+    def node_costs(self, point: int, *, weight: Weight = "length", limit: float | None = None) -> FloatArray:
+        """Shortest-path cost from attached point ``point`` to every graph node (the road network's nodes come
+        first, ``network.n_nodes`` of them); ``inf`` where unreachable or beyond ``limit``, all ``inf`` for a
+        point without access."""
+        node = int(self.point_nodes[point])
+        if node < 0:
+            return np.full(self.n_nodes, np.inf)
+        primary, _, _ = self._graph(weight)
+        return np.asarray(dijkstra(primary, directed=True, indices=node, limit=np.inf if limit is None else limit))
+
     def _graph(self, weight: Weight) -> tuple[csr_matrix, IntArray, FloatArray]:
         if weight not in ("length", "time"):
             raise ValueError(f"weight must be 'length' or 'time', not {weight!r}")

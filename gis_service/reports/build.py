@@ -62,6 +62,8 @@ class ReportSpec:
 REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
     ReportSpec("assets", ("villages", "former_villages", "assets", "rivers", "roads"), "gis_service.reports.assets"),
     ReportSpec("merger", ("villages", "former_villages", "rivers", "roads"), "gis_service.reports.merger"),
+    ReportSpec("coverage", ("villages", "settlements", "service_points", "assets", "roads", "rivers", "bridges"),
+               "gis_service.reports.coverage"),
 )}
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import geopandas as gpd
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from gis_service.reports.base import register_layer
 from gis_service.reports.features import Properties, feature_collection
@@ -45,6 +45,36 @@ def geojson_layer(fmap: Any, name: str, title: str, frame: gpd.GeoDataFrame, pro
     layer.add_to(fmap)
     register_layer(fmap, name, layer)
     return layer
+
+
+def point_layer(fmap: Any, name: str, title: str, frame: gpd.GeoDataFrame, properties: Properties, style: Style,
+                *, show: bool = True) -> Any:
+    """Points drawn as circles (vector, no icon images): ``style`` gives each its colours and ``radius`` in
+    pixels. Registered in the page as ``GisReport.layers[name]`` like :func:`geojson_layer`."""
+    import offlinefolium
+    from offlinefolium.utilities import JsCode
+
+    data = feature_collection(frame, properties)
+
+    def filled(feature: dict[str, Any]) -> dict[str, Any]:
+        return {"fill": True, **style(feature)}  # a CircleMarker is hollow unless told
+
+    layer = offlinefolium.GeoJson(data, name=title, style_function=filled, show=show,
+                                  marker=offlinefolium.CircleMarker(), on_each_feature=JsCode("GisReport.bindFeature"))
+    layer.add_to(fmap)
+    register_layer(fmap, name, layer)
+    return layer
+
+
+def legend_rows(rows: list[dict[str, Any]]) -> Markup:
+    """A legend of ``rows`` (``kind`` area, dot or line; ``label``; ``color``, ``fill``, ``width``, ``style``)."""
+    defaults = {"fill": "transparent", "width": 2, "style": "solid", "color": "#555"}
+    return render("legend_rows.html", rows=[{**defaults, **row} for row in rows])
+
+
+def table_html(title: str, headers: list[str], rows: list[dict[str, Any]], numeric: tuple[int, ...] = ()) -> Markup:
+    """A side-panel table: ``rows`` hold ``cells`` (escaped text) and ``alarm`` (drawn in red)."""
+    return render("table.html", title=title, headers=headers, rows=rows, numeric=numeric)
 
 
 def add_village_base(fmap: Any, villages: gpd.GeoDataFrame, language: str) -> Any:

@@ -73,3 +73,26 @@ def village_colors(codes: list[str]) -> dict[str, str]:
 def footprint_style(status: str) -> dict[str, Any]:
     color = STATUS_COLORS.get(status, "#777777")
     return {"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.25}
+
+
+# The coverage report: covered settlements green, uncovered red (the alarm colour of the assets report).
+COVERAGE_COLORS: dict[str, str] = {
+    "covered": "#2e8b57",
+    "uncovered": "#d7301f",
+    "centre": "#1f4e9c",
+    "station": "#3a9ad9",
+    "proposed": "#f5b700",
+    "area_centre": "#9ebbe8",
+    "area_station": "#a8dcf0",
+}
+# Classes of the share of people covered, low to high, for the village choropleth.
+SHARE_CLASSES: tuple[tuple[float, float], ...] = ((0.0, 0.5), (0.5, 0.8), (0.8, 0.95), (0.95, 1.0))
+SHARE_COLORS = ("#f4a582", "#fddbc7", "#d1e5f0", "#92c5de")
+
+
+def share_color(share: float) -> str:
+    """The choropleth colour of a share covered (0-1)."""
+    for (_, high), color in zip(SHARE_CLASSES, SHARE_COLORS, strict=True):
+        if share < high or high == 1.0:
+            return color
+    return SHARE_COLORS[-1]
