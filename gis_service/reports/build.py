@@ -64,6 +64,8 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
     ReportSpec("merger", ("villages", "former_villages", "rivers", "roads"), "gis_service.reports.merger"),
     ReportSpec("coverage", ("villages", "settlements", "service_points", "assets", "roads", "rivers", "bridges"),
                "gis_service.reports.coverage"),
+    ReportSpec("schools", ("villages", "settlements", "schools", "assets", "roads", "rivers", "bridges"),
+               "gis_service.reports.schools"),
 )}
 
 

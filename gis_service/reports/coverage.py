@@ -17,14 +17,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from markupsafe import Markup
 
-from gis_service.analysis.network import point_coordinates
 from gis_service.analysis.one_plus_n import OnePlusN
-from gis_service.analysis.service_areas import network_areas, straight_line_areas
 from gis_service.analysis.standards import FACILITY_THRESHOLDS
 from gis_service.crs import analysis_crs, storage_crs
+from gis_service.reports.areas import areas_frame, with_service_areas
 from gis_service.reports.base import (
     PageInfo,
     SidePanel,
@@ -55,8 +53,9 @@ from gis_service.services.placement import PlacementOutcome, PlacementRequest, p
 
 NAME = "coverage"
 LAYERS = ("villages", "settlements", "service_points", "assets", "roads", "rivers", "bridges")
-DISPLAY_TOLERANCE_M = 5.0
 MAX_PROPOSED = 20  # a report proposes at most this many stations (the placement API takes any number)
+CENTRE_M = FACILITY_THRESHOLDS["centre"].metres or 0.0
+STATION_M = FACILITY_THRESHOLDS["agency_station"].metres or 0.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,8 @@ class CoverageView:
         villages = frames["villages"].assign(
             share_all=[by_code[c].share_all if c in by_code else np.nan for c in frames["villages"]["code"]],
             share_centre=[by_code[c].share_centre if c in by_code else np.nan for c in frames["villages"]["code"]])
-        points = _with_areas(frames["service_points"], network)
+        points = frames["service_points"]
+        points = with_service_areas(points, network, np.where(points["kind"] == "centre", CENTRE_M, STATION_M))
         needed = min(sum(d.stations_needed for d in diagnosis), MAX_PROPOSED)
         placement = place(frames, PlacementRequest(new_sites=needed, standard="agency_station")) if needed else None
         method = "network" if network is not None else "straight"
@@ -103,21 +103,6 @@ class CoverageView:
         rows = self.settlements[self.settlements["village_code"] == code]
         people = rows["population"].fillna(0)
         return float(people[rows["covered"]].sum()), float(people[~rows["covered"]].sum())
-
-
-def _with_areas(points: gpd.GeoDataFrame, network: Any) -> gpd.GeoDataFrame:
-    """Service points with the area each serves: 3 km for a centre, 1.5 km for a station."""
-    limits = np.where(points["kind"] == "centre", FACILITY_THRESHOLDS["centre"].metres or 0.0,
-                      FACILITY_THRESHOLDS["agency_station"].metres or 0.0)
-    xy = point_coordinates(points, "service points") if len(points) else np.empty((0, 2))
-    areas = np.empty(len(points), dtype=object)
-    for limit in np.unique(limits):
-        chosen = limits == limit
-        areas[chosen] = network_areas(network, xy[chosen], float(limit)) if network is not None else \
-            straight_line_areas(xy[chosen], float(limit))
-    # Simplified to 5 m: the areas are drawn at village scale, and every buffered road bend adds vertices.
-    simplified = shapely.simplify(areas, DISPLAY_TOLERANCE_M) if len(areas) else areas
-    return points.assign(area=gpd.GeoSeries(simplified, index=points.index, crs=points.crs))
 
 
 def build(data: ReportData, *, language: str, built_at: datetime) -> str:
@@ -141,7 +126,7 @@ def build(data: ReportData, *, language: str, built_at: datetime) -> str:
 
 def _to_storage(view: CoverageView) -> dict[str, gpd.GeoDataFrame]:
     """The layers in EPSG:4490 (Leaflet wants longitude/latitude)."""
-    areas = view.points.set_geometry("area").drop(columns="geometry").rename_geometry("geometry")
+    areas = areas_frame(view.points)
     proposed = view.placement.sites if view.placement is not None else view.points.iloc[:0]
     return {"villages": view.villages.to_crs(storage_crs()), "settlements": view.settlements.to_crs(storage_crs()),
             "points": view.points.drop(columns="area").to_crs(storage_crs()),

@@ -138,6 +138,42 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "Maximal covering location (MCLP): existing points kept, sites among idle assets, most people "
                       "within 1.5 km"),
     "unreachable": ("道路不可达", "not reachable by road"),
+    # schools report
+    "schools_title": ("学校布局图", "School layout map"),
+    "schools_description": ("学校按学段与办学状态分布、小学与幼儿园沿道路的服务范围、超出就学距离的儿童，"
+                            "以及撤并学校的闲置校舍。",
+                            "Schools by level and status, the catchments of primary schools and kindergartens "
+                            "along the roads, children beyond reach, and closed schools' idle buildings."),
+    "schools_open": ("在办学校", "Open schools"),
+    "schools_closed": ("撤并学校", "Closed or merged"),
+    "children_total": ("0-14岁儿童", "Children 0-14"),
+    "children_beyond_primary": ("小学2.5公里外儿童", "Children beyond 2.5 km of a primary"),
+    "children_beyond_kindergarten": ("幼儿园1公里外儿童", "Children beyond 1 km of a kindergarten"),
+    "idle_school_buildings": ("闲置校舍", "Idle school buildings"),
+    "within_reach": ("就学距离内", "within reach"),
+    "beyond_reach": ("超出就学距离", "beyond reach"),
+    "children_by_village": ("各村(社区)儿童与小学距离", "Children and primary-school reach by village"),
+    "school_closed_marker": ("已撤并学校", "Closed or merged school"),
+    "idle_school_asset": ("闲置校舍(资产)", "Idle school building (asset)"),
+    "children_beyond_marker": ("超出就学距离的居民点", "Settlement beyond reach"),
+    "catchment": ("学校服务范围 (沿道路)", "School catchment (along roads)"),
+    "school": ("学校", "School"),
+    "level": ("学段", "Level"),
+    "status": ("状态", "Status"),
+    "capacity": ("学位", "Places"),
+    "enrolment": ("在校生", "Pupils"),
+    "utilisation": ("使用率", "Use"),
+    "school_table": ("学校一览", "Schools"),
+    "catchments_layer": ("学校服务范围", "School catchments"),
+    "children": ("0-14岁儿童", "Children 0-14"),
+    "distance_primary": ("至最近小学", "To the nearest primary"),
+    "distance_kindergarten": ("至最近幼儿园", "To the nearest kindergarten"),
+    "beyond_primary_layer": ("小学2.5公里外的儿童", "Children beyond 2.5 km of a primary"),
+    "beyond_kindergarten_layer": ("幼儿园1公里外的儿童", "Children beyond 1 km of a kindergarten"),
+    "use_status": ("使用状态", "Use status"),
+    "floor_area": ("建筑面积(㎡)", "Floor area (m²)"),
+    "idle_schools_layer": ("闲置校舍", "Idle school buildings"),
+    "schools_layer": ("学校", "Schools"),
 }
 
 

@@ -96,3 +96,12 @@ def share_color(share: float) -> str:
         if share < high or high == 1.0:
             return color
     return SHARE_COLORS[-1]
+
+
+# School levels (the schools report): open schools in these colours, closed ones grey and dashed.
+SCHOOL_COLORS: dict[str, str] = {
+    "kindergarten": "#e377c2",
+    "primary": "#1f77b4",
+    "nine_year": "#6a3d9a",
+    "junior": "#17becf",
+}

@@ -111,8 +111,8 @@ def test_only_stale_reports_are_rebuilt(demo_engine: Engine, built_zh: Built, tm
 
 
 def test_unknown_report_or_language_is_refused(demo_engine: Engine, tmp_path: Path) -> None:
-    with pytest.raises(NotFoundError, match="no report 'schools'"):
-        build_reports(demo_engine, tmp_path, which=["schools"])
+    with pytest.raises(NotFoundError, match="no report 'weather'"):
+        build_reports(demo_engine, tmp_path, which=["weather"])
     with pytest.raises(InvalidInputError, match="unknown report language 'fr'"):
         build_reports(demo_engine, tmp_path, language="fr")
     assert not list(tmp_path.iterdir())

@@ -32,6 +32,6 @@ def test_build_writes_the_chosen_reports_and_the_index(environment: None, tmp_pa
 
 
 def test_unknown_report_is_an_error(environment: None, tmp_path: Path) -> None:
-    result = CliRunner().invoke(maps_app, ["build", "--out", str(tmp_path), "--only", "schools"])
+    result = CliRunner().invoke(maps_app, ["build", "--out", str(tmp_path), "--only", "weather"])
     assert result.exit_code != 0
     assert isinstance(result.exception, NotFoundError)  # gis_service.cli.main prints it and exits 1

@@ -62,7 +62,7 @@ def test_a_missing_report_is_built_on_demand(client: httpx.Client, server: MapsS
 
 
 @pytest.mark.parametrize("path", [
-    "/maps/schools.html", "/maps/manifest.json", "/maps/..%2Fmanifest.json", "/maps/%2e%2e/%2e%2e/etc/passwd",
+    "/maps/weather.html", "/maps/manifest.json", "/maps/..%2Fmanifest.json", "/maps/%2e%2e/%2e%2e/etc/passwd",
     "/maps/..%2F..%2Fpyproject.toml.html", "/maps/assets.html.tmp", "/maps/.assets.html",
 ])
 def test_nothing_else_is_served(client: httpx.Client, path: str) -> None:
