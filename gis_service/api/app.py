@@ -23,6 +23,7 @@ from gis_service.api.routes import (
     ogc,
     runs,
     scenarios,
+    siting,
 )
 from gis_service.api.security import FailedAttempts, require_read
 from gis_service.api.versions import LayerVersions
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(edits.router)
     app.include_router(health.router)
     app.include_router(analysis.router)
-    for module in (ledger_plans, ledger_books, ledger_registry, scenarios, runs):
+    for module in (ledger_plans, ledger_books, ledger_registry, scenarios, runs, siting):
         app.include_router(module.router)
     app.include_router(maps.router)  # checks read access itself
     openapi.install(app)
