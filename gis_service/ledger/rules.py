@@ -112,3 +112,12 @@ def registration_pathway(certificate_no: str | None, documents_status: str | Non
     return Pathway("plan_first", f"手续不全且{why_zh}:先纳入乡镇(村)规划,规划批准后6个月内办理登记",
                    f"documents incomplete and {why_en}: enter the township/village plan first, "
                    "register within six months of its approval")
+
+
+def plan_state(status: str | None, deadline: date | None, as_of: date) -> str:
+    """What a supervisor sees of an idle asset's plan: ``no_plan``, ``overdue``, or the plan's status."""
+    if status is None:
+        return "no_plan"
+    if deadline is not None and is_overdue(deadline, status, as_of):
+        return "overdue"
+    return status

@@ -43,6 +43,12 @@ class ReportSpec:
     name: str
     layers: tuple[str, ...]
     module: str
+    tables: tuple[str, ...] = ()  # non-layer tables it reads (ledger), whose versions count too
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every layer and table the report reads: its data version is theirs."""
+        return self.layers + self.tables
 
     @property
     def file(self) -> str:
@@ -64,6 +70,8 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
     ReportSpec("merger", ("villages", "former_villages", "rivers", "roads"), "gis_service.reports.merger"),
     ReportSpec("coverage", ("villages", "settlements", "service_points", "assets", "roads", "rivers", "bridges"),
                "gis_service.reports.coverage"),
+    ReportSpec("revitalisation", ("villages", "assets", "roads", "rivers"), "gis_service.reports.revitalisation",
+               tables=("revitalisation_plans",)),
     ReportSpec("schools", ("villages", "settlements", "schools", "assets", "roads", "rivers", "bridges"),
                "gis_service.reports.schools"),
 )}
@@ -173,7 +181,7 @@ _build_lock = threading.Lock()
 
 def _build_one(engine: Engine, out_dir: Path, spec: ReportSpec, language: str) -> BuiltReport:
     started = time.perf_counter()
-    data = load_report_data(engine, spec.layers)
+    data = load_report_data(engine, spec.layers, spec.tables)
     built_at = datetime.now(UTC)
     html = spec.builder()(data, language=language, built_at=built_at)
     path = out_dir / spec.file
@@ -188,7 +196,7 @@ def _build_one(engine: Engine, out_dir: Path, spec: ReportSpec, language: str) -
 def _is_current(engine: Engine, out_dir: Path, entry: BuiltReport | None, spec: ReportSpec, language: str) -> bool:
     if entry is None or entry.language != language or not (out_dir / spec.file).is_file():
         return False
-    return entry.digest == data_digest(engine, spec.layers)
+    return entry.digest == data_digest(engine, spec.sources)
 
 
 def _write_manifest(out_dir: Path, manifest: dict[str, BuiltReport]) -> None:

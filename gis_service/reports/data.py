@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from gis_service.layers.registry import get_layer
 from gis_service.reports.i18n import format_time
@@ -54,13 +54,15 @@ class ReportData:
 
     frames: Mapping[str, gpd.GeoDataFrame]
     version: DataVersion
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # ledger tables, e.g. revitalisation_plans
 
     def __getitem__(self, layer: str) -> gpd.GeoDataFrame:
         return self.frames[layer]
 
 
-def load_report_data(engine: Engine, layers: Iterable[str]) -> ReportData:
-    """Read ``layers`` and their data version in one transaction.
+def load_report_data(engine: Engine, layers: Iterable[str], tables: Iterable[str] = ()) -> ReportData:
+    """Read ``layers`` (and the non-layer ``tables``, e.g. ``revitalisation_plans``) and their data version in
+    one transaction.
 
     Examples
     --------
@@ -68,17 +70,27 @@ def load_report_data(engine: Engine, layers: Iterable[str]) -> ReportData:
     >>> len(data["assets"]), data.version.digest  # doctest: +SKIP
     (282, '3f2a9c1b')
     """
-    names = tuple(dict.fromkeys(layers))
-    with engine.connect() as conn:
+    names, extra = tuple(dict.fromkeys(layers)), tuple(dict.fromkeys(tables))
+    with engine.connect() as conn, conn.begin():
         frames = {name: LayerRepository(conn, get_layer(name)).read_frame(with_audit=True) for name in names}
-        digest = _digest(conn, names)
-    return ReportData(frames, DataVersion(_latest_update(frames.values()), digest))
+        rows = {name: read_table(conn, name) for name in extra}
+        digest = _digest(conn, names + extra)
+    return ReportData(frames, DataVersion(_latest_update(frames.values()), digest), rows)
 
 
 def data_digest(engine: Engine, layers: Iterable[str]) -> str:
     """The ``digest`` of :class:`DataVersion` alone: one small query, to tell whether a built report is stale."""
     with engine.connect() as conn:
         return _digest(conn, tuple(dict.fromkeys(layers)))
+
+
+def read_table(conn: Connection, name: str) -> pd.DataFrame:
+    """Every row of a non-layer table (no geometry), e.g. the revitalisation plans."""
+    from gis_service.db import ledger  # noqa: F401  (registers the ledger tables)
+    from gis_service.db.base import Base
+
+    result = conn.execute(select(Base.metadata.tables[name]))
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
 def _digest(conn: Connection, names: tuple[str, ...]) -> str:

@@ -174,6 +174,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "floor_area": ("建筑面积(㎡)", "Floor area (m²)"),
     "idle_schools_layer": ("闲置校舍", "Idle school buildings"),
     "schools_layer": ("学校", "Schools"),
+    # revitalisation report
+    "revitalisation_title": ("闲置资产盘活图", "Idle asset revitalisation map"),
+    "revitalisation_description": ("闲置、部分闲置资产的盘活方案状态(未制定、待实施、实施中、已销号、逾期)、"
+                                   "责任单位与责任人，及逾期清单。",
+                                   "Idle and partly idle assets with the state of their revitalisation plans, who "
+                                   "answers for them, and the overdue list."),
+    "idle_assets": ("闲置及部分闲置资产", "Idle and partly idle assets"),
+    "with_plan": ("已制定方案", "With a plan"),
+    "struck_off": ("已销号", "Struck off"),
+    "overdue": ("逾期", "Overdue"),
+    "no_plan": ("未制定方案", "No plan"),
+    "plans_by_village": ("各村(社区)盘活进度", "Plans by village"),
+    "overdue_table": ("逾期方案清单", "Overdue plans"),
+    "asset": ("资产", "Asset"),
+    "lead_unit": ("牵头单位", "Lead unit"),
+    "responsible_person": ("责任人", "Responsible"),
+    "deadline": ("完成时限", "Deadline"),
+    "days_overdue": ("逾期天数", "Days late"),
+    "plan_state": ("方案状态", "Plan"),
+    "mode": ("盘活方式", "Mode"),
+    "target_use": ("拟用途", "Target use"),
+    "struck_off_on": ("销号日期", "Struck off on"),
+    "idle_assets_layer": ("闲置资产及盘活方案", "Idle assets and plans"),
 }
 
 

@@ -105,3 +105,14 @@ SCHOOL_COLORS: dict[str, str] = {
     "nine_year": "#6a3d9a",
     "junior": "#17becf",
 }
+
+
+# Revitalisation plan states (the revitalisation report): overdue and no plan are what leaders chase.
+PLAN_STATES = ("overdue", "no_plan", "pending", "in_progress", "struck_off")
+PLAN_STATE_COLORS: dict[str, str] = {
+    "overdue": "#b3001b",
+    "no_plan": "#7f7f7f",
+    "pending": "#f08c00",
+    "in_progress": "#2f6db5",
+    "struck_off": "#2e8b57",
+}

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from gis_service.db.dialects import dialect_for
+
 revision = "0003_ledger"
 down_revision = "0002_users_history"
 branch_labels = None
@@ -20,6 +22,11 @@ ASSET_COLUMNS = (
     ("documents_status", sa.Text), ("building_condition", sa.Text), ("tenant", sa.Text),
     ("lease_start", sa.Date), ("lease_end", sa.Date), ("annual_income", sa.Float), ("inventoried_on", sa.Date),
 )
+
+
+# Ledger tables whose changes move a data version too (as the layers' do, migration 0002): reports and caches
+# built from them know when they are stale.
+VERSIONED = ("asset_transfers", "village_claims", "revitalisation_plans", "documents")
 
 
 def _id() -> sa.Column:
@@ -72,9 +79,19 @@ def upgrade() -> None:
     op.create_index("ix_documents_asset", "documents", ["asset_code"])
     op.create_index("ix_documents_plan", "documents", ["plan_id"])
     op.create_table("ledger_milestones", sa.Column("key", sa.Text, primary_key=True), _date("due", False))
+    versions = sa.table("layer_versions", sa.column("layer", sa.Text), sa.column("version", sa.BigInteger))
+    op.bulk_insert(versions, [{"layer": name, "version": 0} for name in VERSIONED])
+    conn = op.get_bind()
+    for name in VERSIONED:
+        dialect_for(conn).create_version_trigger(conn, name)
 
 
 def downgrade() -> None:
+    conn = op.get_bind()
+    for name in VERSIONED:
+        dialect_for(conn).drop_version_trigger(conn, name)
+    versions = sa.table("layer_versions", sa.column("layer", sa.Text))
+    op.execute(versions.delete().where(versions.c.layer.in_(VERSIONED)))
     op.drop_table("ledger_milestones")
     for table, indexes in (("documents", ("ix_documents_asset", "ix_documents_plan")),
                            ("revitalisation_plans", ("ix_revitalisation_plans_asset",)),

@@ -1,0 +1,64 @@
+"""Report 4, the revitalisation map, in headless Chromium with no network: every idle asset with the state of its
+plan, the overdue list leaders chase, and staleness when a plan changes."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from gis_service.ledger.rules import is_overdue
+from gis_service.reports.build import ensure_current
+from gis_service.reports.i18n import REPORT_TZ
+from tests.reports.conftest import Built, OpenPage
+from tests.reports.test_browser import assert_rendered_offline
+
+
+def _ledger(engine: Engine) -> tuple[int, int, int]:
+    """Idle assets, overdue plans and assets without a plan, counted in SQL (independently of the report)."""
+    today = datetime.now(REPORT_TZ).date()
+    with engine.connect() as conn:
+        idle = conn.execute(text("SELECT count(*) FROM assets WHERE use_status IN ('idle', 'partly_idle')")).scalar()
+        plans = conn.execute(text(
+            "SELECT p.status, p.deadline FROM revitalisation_plans p JOIN assets a ON a.code = p.asset_code "
+            "WHERE a.use_status IN ('idle', 'partly_idle')")).all()
+    overdue = sum(1 for status, deadline in plans
+                  if is_overdue(deadline if not isinstance(deadline, str) else datetime.fromisoformat(deadline).date(),
+                                status, today))
+    return int(idle or 0), overdue, int(idle or 0) - len(plans)
+
+
+def test_revitalisation_map_shows_every_idle_asset_and_the_overdue_plans(built_zh: Built, demo_engine: Engine,
+                                                                         open_page: OpenPage) -> None:
+    idle, overdue, no_plan = _ledger(demo_engine)
+    assert overdue > 0 and no_plan > 0  # the demo ledger has both
+    with open_page(built_zh.paths["revitalisation"].as_uri()) as opened:
+        assert_rendered_offline(opened)
+        assert opened.js("GisReport.layers.idle_assets.getLayers().length") == idle
+        states = opened.js("GisReport.layers.idle_assets.getLayers().map(l => l.feature.properties.state)")
+        assert states.count("overdue") == overdue and states.count("no_plan") == no_plan
+        assert opened.page.locator(".report-table tbody tr.alarm").count() == overdue
+        summary = opened.page.locator(".summary-panel").inner_text()
+        assert f"逾期\n{overdue}" in summary and f"未制定方案\n{no_plan}" in summary
+        opened.js("GisReport.layers.idle_assets.getLayers().find(l => l.feature.properties.state === 'overdue')"
+                  ".openPopup()")
+        popup = opened.page.locator(".leaflet-popup-content").inner_text()
+        assert "责任人" in popup and "完成时限" in popup and "牵头单位" in popup
+        assert opened.errors == []
+
+
+def test_a_struck_off_plan_makes_the_report_stale(built_zh: Built, demo_engine: Engine, tmp_path: Path) -> None:
+    shutil.copytree(built_zh.folder, tmp_path, dirs_exist_ok=True)
+    ensure_current(demo_engine, tmp_path, language="zh")  # other tests may have touched the data since
+    assert ensure_current(demo_engine, tmp_path, language="zh") == []
+    with demo_engine.begin() as conn:
+        previous = conn.execute(text("SELECT id, note FROM revitalisation_plans ORDER BY id LIMIT 1")).one()
+        conn.execute(text("UPDATE revitalisation_plans SET note = 'checked' WHERE id = :id"), {"id": previous[0]})
+    try:
+        assert ensure_current(demo_engine, tmp_path, language="zh", which=["revitalisation"]) == ["revitalisation"]
+    finally:
+        with demo_engine.begin() as conn:
+            conn.execute(text("UPDATE revitalisation_plans SET note = :note WHERE id = :id"),
+                         {"id": previous[0], "note": previous[1]})
