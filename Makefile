@@ -25,6 +25,7 @@ bench: setup-postgis setup-bench
 	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench.py --out docs/benchmarks.md
 	$(BIN)/python scripts/bench_coverage.py --out docs/benchmarks.md
 	$(BIN)/python scripts/bench_placement.py --out docs/benchmarks.md
+	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench_ledger.py --out docs/benchmarks.md
 	$(BIN)/python scripts/bench_api.py --out docs/benchmarks.md
 
 bench-api: setup-bench

@@ -146,3 +146,39 @@ class FeatureRejectedError(ImportRejectedError):
 
     title = "Invalid feature"
     nothing_done = "nothing was changed"
+
+
+@dataclass
+class LedgerInputRejectedError(ImportRejectedError):
+    """Fields of a ledger entry (a plan, a document) sent to the API or CLI are invalid; ``problems`` names
+    each field; nothing was changed."""
+
+    title = "Invalid ledger entry"
+    nothing_done = "nothing was changed"
+
+
+class DamagedFileError(GisServiceError):
+    """An uploaded file is of an accepted type but broken (cut off, damaged); nothing was stored."""
+
+    status = 422
+    title = "Damaged file"
+
+
+@dataclass(frozen=True)
+class CellProblem(RowProblem):
+    """A problem in one spreadsheet cell: the sheet row and the Excel column (letter and header), with the
+    message in the clerk's language (``zh``: "行 7, 列 H(建筑面积): …", ``en``: "row 7, column H (…): …")."""
+
+    column: str | None = None
+    header: str | None = None
+    language: str = "zh"
+
+    def __str__(self) -> str:
+        zh = self.language == "zh"
+        where = []
+        if self.row is not None:
+            where.append(f"行 {self.row}" if zh else f"row {self.row}")
+        if self.column:
+            header = f"({self.header})" if zh else f" ({self.header})"
+            where.append((f"列 {self.column}" if zh else f"column {self.column}") + (header if self.header else ""))
+        return f"{self.file}: {', '.join(where)}: {self.message}" if where else f"{self.file}: {self.message}"
