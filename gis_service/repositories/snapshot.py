@@ -24,7 +24,7 @@ NOT_BACKED_UP = frozenset({"layer_versions"})
 
 def snapshot_tables() -> list[Table]:
     """Every table a backup holds, in an order that restores cleanly."""
-    from gis_service.db import ledger, models, records  # noqa: F401  (registers every table on Base.metadata)
+    from gis_service.db import analysis_records, ledger, models, records  # noqa: F401  (registers every table on Base.metadata)
 
     return [t for t in Base.metadata.sorted_tables if t.name not in NOT_BACKED_UP]
 

@@ -150,6 +150,52 @@ class EditService:
         return [_version_info(r) for r in rows], total
 
 
+class LayerEdits:
+    """Several edits, on one or more layers, inside one write transaction the caller owns (a scenario's
+    promotion): the same rights, validation, scope and version checks and history as :class:`EditService`.
+    Bodies are GeoJSON in storage lon/lat (EPSG:4490)."""
+
+    def __init__(self, conn: Connection, principal: Principal) -> None:
+        self.conn = conn
+        self.principal = principal
+        self._writers: dict[str, FeatureWriter] = {}
+
+    def writer(self, layer: LayerSpec) -> FeatureWriter:
+        """The layer's writer; the first use checks the caller's right to edit it and locks it for the edit."""
+        if layer.name not in self._writers:
+            require_edit(self.principal, layer.name)
+            writer = FeatureWriter(self.conn, layer)
+            writer.dialect.lock_for_edit(self.conn, layer.name)
+            self._writers[layer.name] = writer
+        return self._writers[layer.name]
+
+    def create(self, layer: LayerSpec, feature: Any) -> EditResult:
+        writer = self.writer(layer)
+        valid = _validate(layer, feature, parse_crs(CRS84_URI), lambda codes: writer.codes_taken(codes))
+        _check_scope(self.conn, self.principal, layer, None, valid)
+        explicit = first_free_id(self.conn, layer.table) if writer.dialect.reuses_deleted_ids else None
+        feature_id = writer.insert_one(*_row(valid), feature_id=explicit)
+        return _record(writer, feature_id, "create", self.principal, None)
+
+    def update(self, layer: LayerSpec, feature_id: int, patch: dict[str, Any],
+               if_match: Sequence[str] | None) -> EditResult:
+        """A JSON merge patch of the feature (412 when ``if_match`` is not its current ETag)."""
+        writer = self.writer(layer)
+        current = _current(writer, feature_id, if_match)
+        merged = _merge(current, patch, parse_crs(CRS84_URI))
+        valid = _validate(layer, merged, parse_crs(CRS84_URI), lambda codes: writer.codes_taken(codes, feature_id))
+        return _apply(writer, self.principal, "update", current, valid)
+
+    def delete(self, layer: LayerSpec, feature_id: int, if_match: Sequence[str] | None) -> EditResult:
+        writer = self.writer(layer)
+        current = _current(writer, feature_id, if_match)
+        _check_scope(self.conn, self.principal, layer, current, None)
+        writer.delete_one(feature_id)
+        version = HistoryRepository(self.conn, layer.name).add(
+            feature_id, "delete", self.principal.name, datetime.now(UTC), _snapshot(current), None)
+        return EditResult(feature_id, version, None, None)
+
+
 # ---------------------------------------------------------------------- helpers
 
 

@@ -1,0 +1,82 @@
+"""Analysis runs over real HTTP on both backends (demo town): every analysis stored, listed, shown, re-run."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gis_service.access import Principal, Role
+from gis_service.crs import CRS84_URI, parse_crs
+from gis_service.layers.registry import get_layer
+from gis_service.services.edits import EditService
+from tests.api.conftest import LiveServer
+
+
+def test_each_analysis_request_is_a_stored_run(client: httpx.Client) -> None:
+    answer = client.get("/analysis/coverage", params={"standard": "kindergarten", "metres": 1200})
+    reference = answer.json()["run"]
+    assert answer.headers["Link"].startswith(f"<{reference['href']}>")
+    run = client.get(reference["href"]).json()
+    assert run["kind"] == "coverage" and run["status"] == "ok"
+    assert run["parameters"] == {"standard": "kindergarten", "method": "auto", "metres": 1200.0, "minutes": None}
+    assert set(run["inputs"]["layers"]) == {"settlements", "schools", "roads", "rivers", "bridges"}
+    assert run["result"]["town"] == answer.json()["town"] and run["features"] == 792
+    features = client.get(reference["href"], params={"f": "geojson"}).json()["features"]
+    direct = client.get("/analysis/coverage", params={"standard": "kindergarten", "metres": 1200,
+                                                       "f": "geojson"}).json()["features"]
+    assert features == direct
+    one = client.get("/analysis/one-plus-n").json()["run"]
+    shown = client.get(one["href"]).json()
+    assert shown["kind"] == "one_plus_n" and shown["features"] is None
+    assert client.get(one["href"], params={"f": "geojson"}).status_code == 400
+
+
+def test_runs_are_listed_newest_first_with_paging(client: httpx.Client) -> None:
+    ids = [client.get("/analysis/coverage", params={"standard": "centre", "method": "straight"}).json()["run"]["id"]
+           for _ in range(3)]
+    page = client.get("/analysis/runs", params={"kind": "coverage", "limit": 2}).json()
+    assert [r["id"] for r in page["runs"]] == ids[::-1][:2]
+    assert page["numberMatched"] >= 3 and any(link["rel"] == "next" for link in page["links"])
+    assert "result" not in page["runs"][0]
+    assert client.get("/analysis/runs", params={"kind": "tea"}).status_code == 400
+    assert client.get("/analysis/runs/999999").status_code == 404
+
+
+def test_rerun_compares_inputs_and_outputs(client: httpx.Client, live: LiveServer) -> None:
+    run = client.get("/analysis/coverage", params={"standard": "elderly_day_care"}).json()["run"]
+    again = client.post(f"{run['href']}/rerun")
+    assert again.status_code == 201
+    body = again.json()
+    assert body["inputs_changed"] is False and body["outputs_equal"] is True
+    assert body["run"]["id"] != run["id"] and again.headers["Location"].endswith(f"/analysis/runs/{body['run']['id']}")
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [105.262, 30.601]},
+               "properties": {"code": "RUN-DAYCARE", "name": "新日间照料中心", "kind": "elderly_day_care",
+                              "village_code": "510923100201"}}
+    EditService(live.engine).create(get_layer("facilities"), feature, parse_crs(CRS84_URI),
+                                    Principal("li_editor", Role.EDITOR))
+    changed = client.post(f"{run['href']}/rerun").json()
+    assert changed["inputs_changed"] is True and list(changed["changed_layers"]) == ["facilities"]
+    assert changed["outputs_equal"] is False
+
+
+@pytest.mark.parametrize("model", ["mclp", "lscp", "pmedian", "pcenter", "capacitated"])
+def test_placement_offers_every_model(client: httpx.Client, model: str) -> None:
+    params: dict[str, str | int] = {"model": model, "new_sites": 2, "source": "all"}
+    if model == "capacitated":
+        params["capacity"] = 3000
+    response = client.get("/analysis/placement", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == model and body["solver"]["model"].replace("-", "") == model
+    if model != "lscp":
+        assert len(body["new_sites"]) == 2
+    assert body["share_after"] >= body["share_before"]
+    run = client.get(body["run"]["href"]).json()
+    assert run["parameters"]["model"] == model and run["solver"].startswith(body["solver"]["model"])
+    sites = client.get(body["run"]["href"], params={"f": "geojson"}).json()["features"]
+    assert [f["properties"]["code"] for f in sites] == [s["code"] for s in body["new_sites"]]
+
+
+def test_capacitated_placement_needs_a_capacity(client: httpx.Client) -> None:
+    response = client.get("/analysis/placement", params={"model": "capacitated"})
+    assert response.status_code == 400 and "capacity" in response.json()["detail"]
