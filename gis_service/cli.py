@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from gis_service.errors import GisServiceError, ImportRejectedError
 from gis_service.settings import Settings, get_settings
+from gis_service.siting_cli import register as register_siting
 
 app = typer.Typer(help="GIS service for township governments (蓬莱镇 demo town).", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -41,8 +42,18 @@ def _mount_ledger() -> None:
     app.add_typer(ledger_app, name="ledger")
 
 
+def _mount_scenarios() -> None:
+    from gis_service.runs_cli import runs_app
+    from gis_service.scenarios_cli import scenarios_app
+
+    app.add_typer(scenarios_app, name="scenarios")
+    analyze_app.add_typer(runs_app, name="runs")
+
+
 _mount_maps()
 _mount_ledger()
+_mount_scenarios()
+register_siting(analyze_app)
 
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
@@ -88,7 +99,9 @@ def demo(
     settings = get_settings()
     out.print(f"数据库 database: {settings.database_url}")
     engine = _engine(settings)
-    reports = load_demo(engine, settings.demo_dir, show_progress=True)
+    from gis_service.services.ledger_documents import DocumentStore
+
+    reports = load_demo(engine, settings.demo_dir, show_progress=True, store=DocumentStore.from_settings(settings))
     out.print(f"已载入演示镇 loaded the demo town: {sum(r.imported for r in reports):,} features "
               f"in {len(reports)} layers")
     out.print(_layer_table(settings, engine))
@@ -253,61 +266,43 @@ def analyze_coverage(
     method: Annotated[str, typer.Option(help="auto (roads where they exist), network or straight.")] = "auto",
     metres: Annotated[float | None, typer.Option(help="Another distance threshold.")] = None,
     minutes: Annotated[float | None, typer.Option(help="Another travel-time threshold.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Population covered per merged village and for the town, and the farthest uncovered settlements."""
-    from gis_service.services.coverage import CoverageService
+    """Population covered per merged village and for the town (stored as an analysis run)."""
+    from gis_service.runs_cli import run_and_show
 
-    if method not in ("auto", "network", "straight"):
-        raise GisServiceError(f"unknown method '{method}'; use auto, network or straight")
-    result = CoverageService(_engine(get_settings())).coverage(
-        standard, method=method, metres=metres, minutes=minutes)  # type: ignore[arg-type]
-    report = result.report
-    limit = f"{report.standard.metres:g} m" if report.standard.metres else f"{report.standard.minutes:g} min"
-    table = Table(title=f"{report.standard.label} ({report.standard.key}) within {limit}, {report.method}")
-    for header in ("village", "settlements", "uncovered", report.standard.demand, "covered", "share"):
-        table.add_column(header, justify="left" if header == "village" else "right")
-    for row in (*report.villages, report.town):
-        table.add_row(row.village_code or "town", f"{row.settlements:,}", f"{row.uncovered_settlements:,}",
-                      f"{row.demand:,.0f}", f"{row.covered_demand:,.0f}", f"{row.share:.1%}")
-    out.print(table)
+    run_and_show("coverage", {"standard": standard, "method": method, "metres": metres, "minutes": minutes},
+                 as_json)
 
 
 @analyze_app.command("one-plus-n")
 def analyze_one_plus_n(
     method: Annotated[str, typer.Option(help="auto (roads where they exist), network or straight.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Each merged village: central position, agency stations, coverage, river split, verdict."""
-    from gis_service.services.coverage import CoverageService
+    from gis_service.runs_cli import run_and_show
 
-    diagnoses = CoverageService(_engine(get_settings())).one_plus_n(method=method)  # type: ignore[arg-type]
-    table = Table(title='"1+N" diagnosis')
-    for header in ("village", "name", "centre", "stations", "centre only", "all", "river split", "verdict"):
-        table.add_column(header)
-    for d in diagnoses:
-        table.add_row(d.village_code, d.name, "yes" if d.has_centre else "NO", str(d.stations),
-                      f"{d.share_centre:.0%}", f"{d.share_all:.0%}", "yes" if d.river_split else "", d.verdict)
-    out.print(table)
+    run_and_show("one_plus_n", {"method": method}, as_json)
 
 
 @analyze_app.command("placement")
 def analyze_placement(
-    new_sites: Annotated[int, typer.Option(help="How many new sites to place.")] = 1,
+    new_sites: Annotated[int, typer.Option(help="How many new sites to place (not lscp).")] = 1,
     standard: Annotated[str, typer.Option(help="agency_station, centre, primary_school, ...")] = "agency_station",
     source: Annotated[str, typer.Option(help="Candidates: idle (idle assets) or all (every asset).")] = "idle",
     method: Annotated[str, typer.Option(help="auto (roads where they exist), network or straight.")] = "auto",
+    model: Annotated[str, typer.Option(help="mclp (most people covered), lscp (fewest sites covering everyone "
+                                       "reachable), pmedian, pcenter or capacitated.")] = "mclp",
+    metres: Annotated[float | None, typer.Option(help="Another distance threshold.")] = None,
+    capacity: Annotated[float | None, typer.Option(help="capacitated: people one new site serves.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """The idle assets where new stations would cover the most people (existing ones kept; exact MCLP)."""
-    from gis_service.services.placement import PlacementService
+    """The assets where new sites would serve the most people, existing ones kept (stored as a run)."""
+    from gis_service.runs_cli import run_and_show
 
-    outcome = PlacementService(_engine(get_settings())).stations(
-        new_sites, standard=standard, source=source, method=method)  # type: ignore[arg-type]
-    table = Table(title=f"{new_sites} new site(s) for {outcome.standard}, {outcome.method}: "
-                        f"{outcome.share_before:.1%} -> {outcome.share_after:.1%} covered")
-    for header in ("asset", "name", "village"):
-        table.add_column(header)
-    for row in outcome.sites.itertuples():
-        table.add_row(str(row.code), str(row.name), str(row.village_code))
-    out.print(table)
+    run_and_show("placement", {"new_sites": new_sites, "standard": standard, "source": source, "method": method,
+                               "model": model, "metres": metres, "capacity": capacity}, as_json)
 
 
 def main() -> None:
