@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     milestone_year
         Year of the notice's ledger milestones (inventory 31 March, transfer 31 May, plans 30 June,
         revitalisation 31 December) until milestones are set in the database.
+    demo_dir
+        Folder of the demo town's layer files and ledger (``gis-service demo``).
     """
 
     model_config = SettingsConfigDict(env_prefix="GIS_", env_file=None, extra="ignore")
@@ -80,3 +82,40 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings from the environment, built on first use."""
     return Settings()
+
+
+def describe_markdown() -> str:
+    """The configuration reference (``docs/configuration.md``): every setting, its variable, default and meaning,
+    from this module's docstring, so the documentation cannot drift from the code."""
+    meanings = _attribute_docs(Settings.__doc__ or "")
+    lines = ["# Configuration reference / 配置参考", "",
+             "Every setting is an environment variable with the prefix `GIS_` (e.g. `GIS_DATABASE_URL`), read when "
+             "the service or a command starts. Generated from `gis_service/settings.py` "
+             "(`python -m gis_service.settings > docs/configuration.md`).", "",
+             "| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "(computed)" if name == "db_max_overflow" else \
+            "(the package's `layers/demo`)" if name == "demo_dir" else f"`{default}`"
+        lines.append(f"| `GIS_{name.upper()}` | {shown} | {meanings.get(name, '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _attribute_docs(doc: str) -> dict[str, str]:
+    """``name -> text`` from the numpydoc Attributes section (``a, b`` headings give both names the text)."""
+    section = doc.split("Attributes\n    ----------\n", 1)[1] if "Attributes" in doc else ""
+    meanings: dict[str, str] = {}
+    names: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("    ") and not line.startswith("        ") and line.strip():
+            names = [n.strip() for n in line.split(",")]
+            for name in names:
+                meanings[name] = ""
+        elif line.strip():
+            for name in names:
+                meanings[name] = (meanings[name] + " " + line.strip()).strip()
+    return {name: text.replace("|", "\\|") for name, text in meanings.items()}
+
+
+if __name__ == "__main__":
+    print(describe_markdown(), end="")

@@ -36,3 +36,16 @@ def test_importing_the_package_connects_to_nothing(tmp_path) -> None:  # type: i
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
                    env={"GIS_DATABASE_URL": f"sqlite:///{db}", "PATH": "/usr/bin:/bin"})
     assert not db.exists()
+
+
+def test_configuration_reference_is_current() -> None:
+    """docs/configuration.md is generated; regenerate with `python -m gis_service.settings > docs/configuration.md`."""
+    from pathlib import Path
+
+    from gis_service.settings import Settings, describe_markdown
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert text == describe_markdown()
+    for name in Settings.model_fields:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `GIS_{name.upper()}`"))
+        assert row.rstrip(" |").split("|")[-1].strip(), f"{name} has no description"

@@ -72,6 +72,7 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
                "gis_service.reports.coverage"),
     ReportSpec("revitalisation", ("villages", "assets", "roads", "rivers"), "gis_service.reports.revitalisation",
                tables=("revitalisation_plans",)),
+    ReportSpec("planning", ("villages", "assets", "planning_zones", "rivers", "roads"), "gis_service.reports.planning"),
     ReportSpec("schools", ("villages", "settlements", "schools", "assets", "roads", "rivers", "bridges"),
                "gis_service.reports.schools"),
 )}

@@ -197,6 +197,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "target_use": ("拟用途", "Target use"),
     "struck_off_on": ("销号日期", "Struck off on"),
     "idle_assets_layer": ("闲置资产及盘活方案", "Idle assets and plans"),
+    # planning report
+    "planning_title": ("规划管控图", "Planning control map"),
+    "planning_description": ("国土空间规划分区与三条控制线(永久基本农田、生态保护红线、城镇开发边界)，"
+                             "与之冲突的公有资产及其确权登记路径。",
+                             "Planning zones and the three control lines, the public assets in conflict with them "
+                             "and their registration pathways."),
+    "hectares": ("(公顷)", " (ha)"),
+    "assets_conflict": ("不符合规划的资产", "Assets in conflict"),
+    "assets_unknown": ("无规划数据的资产", "Assets without planning data"),
+    "assets_conforming": ("符合规划的资产", "Conforming assets"),
+    "pathways_by_village": ("各村(社区)资产确权登记路径", "Registration pathways by village"),
+    "pathway_change_registration": ("变更登记", "Change registration"),
+    "pathway_register": ("直接登记", "Register"),
+    "pathway_joint_approval": ("联审后登记", "After joint approval"),
+    "pathway_plan_first": ("先纳入规划", "Plan first"),
+    "asset_conflict": ("不符合规划", "In conflict"),
+    "asset_unknown": ("无规划数据", "No planning data"),
+    "asset_conforming": ("符合规划", "Conforming"),
+    "conflict_table": ("不符合规划的资产", "Assets in conflict with the plan"),
+    "conflict_with": ("冲突", "Conflict"),
+    "not_construction_land": ("非建设用地", "not on construction land"),
+    "pathway": ("登记路径", "Pathway"),
+    "land_use_layer": ("规划用地", "Planned land use"),
+    "area_ha": ("面积(公顷)", "Area (ha)"),
+    "category": ("资产种类", "Category"),
+    "conformance": ("规划符合性", "Conformance"),
+    "reason": ("理由", "Reason"),
+    "assets_planning_layer": ("公有资产(规划符合性)", "Public assets (conformance)"),
 }
 
 

@@ -116,3 +116,26 @@ PLAN_STATE_COLORS: dict[str, str] = {
     "in_progress": "#2f6db5",
     "struck_off": "#2e8b57",
 }
+
+
+# Planning zones (the planning report): land-use parcels in the colours of Chinese land-use maps (farmland
+# yellow, forest green, water blue, construction land red-brown); control lines drawn over them.
+ZONE_COLORS: dict[str, str] = {
+    "general_farmland": "#f5e79e",
+    "forest": "#8fc98a",
+    "water": "#a6cee3",
+    "village_construction": "#d99077",
+    "other": "#dddddd",
+}
+CONTROL_STYLES: dict[str, dict[str, Any]] = {
+    "permanent_farmland": {"color": "#c9a100", "weight": 1, "fillColor": "#f2d600", "fillOpacity": 0.55},
+    "ecological_redline": {"color": "#d7191c", "weight": 2.5, "fillColor": "#d7191c", "fillOpacity": 0.12},
+    "development_boundary": {"color": "#7b3294", "weight": 3, "dashArray": "8 5", "fill": False},
+}
+CONFORMANCE_COLORS: dict[str, str] = {"conflict": "#b3001b", "unknown": "#7f7f7f", "conforming": "#2e8b57"}
+PATHWAY_COLORS: dict[str, str] = {
+    "change_registration": "#2e8b57",
+    "register": "#66bd63",
+    "joint_approval": "#f08c00",
+    "plan_first": "#b3001b",
+}
