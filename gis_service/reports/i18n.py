@@ -197,6 +197,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "target_use": ("拟用途", "Target use"),
     "struck_off_on": ("销号日期", "Struck off on"),
     "idle_assets_layer": ("闲置资产及盘活方案", "Idle assets and plans"),
+    "recommended_use": ("推荐用途", "Recommended use"),
+    "score": ("适宜度", "Score"),
+    "recommendation_table": ("未制定方案资产的推荐用途", "Recommended uses of assets without a plan"),
     # planning report
     "planning_title": ("规划管控图", "Planning control map"),
     "planning_description": ("国土空间规划分区与三条控制线(永久基本农田、生态保护红线、城镇开发边界)，"

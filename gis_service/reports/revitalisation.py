@@ -13,9 +13,12 @@ from datetime import date, datetime
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from gis_service.analysis.siting_reasons import reasons
+from gis_service.crs import analysis_crs
 from gis_service.ledger.rules import NEEDS_PLAN, plan_state
 from gis_service.reports.base import (
     PageInfo,
@@ -42,9 +45,10 @@ from gis_service.reports.layers import (
     table_html,
 )
 from gis_service.reports.styles import PLAN_STATE_COLORS, PLAN_STATES
+from gis_service.services.siting import SITING_LAYERS, SitingRequest, site
 
 NAME = "revitalisation"
-LAYERS = ("villages", "assets", "roads", "rivers")
+LAYERS = ("villages", *SITING_LAYERS)
 TABLES = ("revitalisation_plans",)
 ASSET_FIELDS = ("code", "category", "ownership", "use_status", "floor_area", "land_area", "building_condition")
 
@@ -61,10 +65,28 @@ def idle_assets(data: ReportData, as_of: date) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(joined, geometry=assets.geometry.name, crs=assets.crs)
 
 
+def with_recommendations(idle: gpd.GeoDataFrame, data: ReportData, language: str) -> gpd.GeoDataFrame:
+    """``idle`` with each asset's top siting recommendation (``top_use``, ``top_score``, ``top_reasons``), from
+    the revitalisation siting on the same layers (``gis_service.services.siting``)."""
+    frames = {name: data[name].to_crs(analysis_crs()) for name in SITING_LAYERS}
+    result = site(frames, SitingRequest()).result
+    top: dict[str, tuple[str, float, str]] = {}
+    for i, code in enumerate(result.assets["code"]):
+        ranking = result.ranking(i)
+        if ranking:
+            j = ranking[0]
+            words = [r.zh if language == "zh" else r.en for r in reasons(result, i, j)[:2]]
+            top[str(code)] = (result.uses[j].code, float(result.scores[i, j]), "；".join(words) if language == "zh"
+                              else "; ".join(words))
+    return idle.assign(top_use=[top.get(c, (None, np.nan, ""))[0] for c in idle["code"]],
+                       top_score=[top.get(c, (None, np.nan, ""))[1] for c in idle["code"]],
+                       top_reasons=[top.get(c, (None, np.nan, ""))[2] for c in idle["code"]])
+
+
 def build(data: ReportData, *, language: str, built_at: datetime) -> str:
     """The revitalisation report as one HTML document."""
     as_of = built_at.astimezone(REPORT_TZ).date()
-    idle = idle_assets(data, as_of)
+    idle = with_recommendations(idle_assets(data, as_of), data, language)
     fmap = new_map(bounds_latlon(data["villages"]))
     add_online_tiles(fmap, language)
     add_village_base(fmap, data["villages"], language)
@@ -72,7 +94,7 @@ def build(data: ReportData, *, language: str, built_at: datetime) -> str:
     _add_assets(fmap, idle, language)
     add_tools(fmap, language)
     side = SidePanel(summary(idle, data["villages"], language), legend(idle, language),
-                     overdue_table(idle, as_of, language))
+                     overdue_table(idle, as_of, language) + recommendation_table(idle, language))
     info = PageInfo(NAME, t("revitalisation_title", language), language, built_at, data.version, detail_zoom=13)
     return render_page(fmap, info, side)
 
@@ -121,6 +143,17 @@ def overdue_table(idle: gpd.GeoDataFrame, as_of: date, language: str) -> Markup:
     return table_html(t("overdue_table", language), headers, rows, numeric=(4,))
 
 
+def recommendation_table(idle: gpd.GeoDataFrame, language: str) -> Markup:
+    """The assets still without a plan and what the siting recommends for each: where a plan should start."""
+    waiting = idle[idle["state"] == "no_plan"].sort_values("top_score", ascending=False)
+    rows = [{"alarm": False, "cells": [
+        str(r["name"]), code_text("target_use", str(r["top_use"]), language) if r["top_use"] else "—",
+        f"{r['top_score']:.2f}" if not pd.isna(r["top_score"]) else "—", str(r["top_reasons"])]}
+        for _, r in waiting.iterrows()]
+    headers = [t("asset", language), t("recommended_use", language), t("score", language), t("reason", language)]
+    return table_html(t("recommendation_table", language), headers, rows, numeric=(2,))
+
+
 def state_text(state: str, language: str) -> str:
     """A plan state in words: the plan status labels, plus no plan and overdue."""
     if state in ("no_plan", "overdue"):
@@ -141,6 +174,10 @@ def _add_assets(fmap: Any, idle: gpd.GeoDataFrame, language: str) -> None:
                      (t("deadline", language), f"{row['deadline']:%Y-%m-%d}")]
             if row["state"] == "struck_off":
                 rows.append((t("struck_off_on", language), f"{row['struck_off_on']:%Y-%m-%d}"))
+        if row["top_use"]:
+            rows += [(t("recommended_use", language), f"{code_text('target_use', str(row['top_use']), language)} "
+                                                      f"({row['top_score']:.2f})"),
+                     (t("reason", language), str(row["top_reasons"]))]
         return {"popup": popup_html(str(row["name"]), rows, badge=(str(row["state"]), state_text(str(row["state"]),
                                                                                                    language))),
                 "tooltip": label_html(str(row["name"])), "state": str(row["state"])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shutil
@@ -161,3 +162,13 @@ def _set_status(engine: Engine, code: str, status: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("UPDATE assets SET use_status = :status WHERE code = :code"),
                      {"status": status, "code": code})
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_each_report_declares_every_layer_its_module_reads(name: str) -> None:
+    # The registry names the layers without importing the modules (folium stays out of the API's start-up);
+    # a layer missing here would make a report read it anyway but never turn stale when it changes.
+    spec = REPORTS[name]
+    module = importlib.import_module(spec.module)
+    assert set(getattr(module, "LAYERS", ())) <= set(spec.layers)
+    assert set(getattr(module, "TABLES", ())) <= set(spec.tables)

@@ -46,6 +46,9 @@ def test_revitalisation_map_shows_every_idle_asset_and_the_overdue_plans(built_z
                   ".openPopup()")
         popup = opened.page.locator(".leaflet-popup-content").inner_text()
         assert "责任人" in popup and "完成时限" in popup and "牵头单位" in popup
+        assert "推荐用途" in popup and "理由" in popup  # the siting's top recommendation and why
+        waiting = opened.page.locator(".report-table-panel", has_text="未制定方案资产的推荐用途")
+        assert waiting.locator("tbody tr").count() == no_plan
         assert opened.errors == []
 
 
