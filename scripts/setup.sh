@@ -15,7 +15,9 @@ TEST_DB="${GIS_TEST_DB_NAME:-gis_service_test}"
 
 
 # Debian's own interpreter: its sqlite3 module can load mod_spatialite (pyenv builds often cannot).
-apt_install python3 python3-venv python3-dev libsqlite3-mod-spatialite gdal-bin chromium
+# fonts-wqy-microhei: a Chinese font, so that headless Chromium (report screenshots) and matplotlib (notebooks) draw
+# Chinese text instead of empty boxes on a server without desktop fonts.
+apt_install python3 python3-venv python3-dev libsqlite3-mod-spatialite gdal-bin chromium fonts-wqy-microhei
 PY=/usr/bin/python3
 
 if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c 'import sqlite3; sqlite3.connect(":memory:").enable_load_extension(True)' 2>/dev/null; then
