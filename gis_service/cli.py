@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from gis_service.conformance_cli import register as register_conformance
 from gis_service.errors import GisServiceError, ImportRejectedError
 from gis_service.settings import Settings, get_settings
 from gis_service.siting_cli import register as register_siting
@@ -42,6 +42,12 @@ def _mount_ledger() -> None:
     app.add_typer(ledger_app, name="ledger")
 
 
+def _mount_planning() -> None:
+    from gis_service.planning_cli import planning_app
+
+    app.add_typer(planning_app, name="planning")
+
+
 def _mount_scenarios() -> None:
     from gis_service.runs_cli import runs_app
     from gis_service.scenarios_cli import scenarios_app
@@ -53,7 +59,9 @@ def _mount_scenarios() -> None:
 _mount_maps()
 _mount_ledger()
 _mount_scenarios()
+_mount_planning()
 register_siting(analyze_app)
+register_conformance(analyze_app)
 
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
@@ -106,8 +114,10 @@ def demo(
               f"in {len(reports)} layers")
     out.print(_layer_table(settings, engine))
     from gis_service.reports import build_reports
+    from gis_service.reports.build import settings_basemap
 
-    for path in build_reports(engine, settings.maps_dir, language=settings.language):
+    for path in build_reports(engine, settings.maps_dir, language=settings.language,
+                              basemap=settings_basemap(settings)):
         out.print(f"地图 map: {path}")
     if not no_serve:
         serve(host=host, port=port)
@@ -117,23 +127,27 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes; each has its own connection "
+                                         "pool of GIS_DB_POOL_SIZE (+ GIS_DB_MAX_OVERFLOW).")] = 1,
 ) -> None:
-    """Start the OGC API - Features server (uvicorn)."""
+    """Start the OGC API - Features server (uvicorn), in one process or ``--workers`` processes."""
     import uvicorn
 
-    from gis_service.api import create_app
+    from gis_service.api.asgi import worker_app
 
     settings = get_settings()
     _engine(settings)
     base = f"http://{host}:{port}"
     out.print(f"API: {base}/  ·  {'图层' if settings.language == 'zh' else 'layers'}: {base}/collections?f=html"
               f"  ·  {'地图' if settings.language == 'zh' else 'maps'}: {base}/maps/"
-              f"  ·  OpenAPI: {base}/api.html  ·  QGIS/GDAL: OAPIF:{base}/")
-    app = create_app(settings)
-    # Move everything built so far (modules, the app, layer specs) out of the garbage collector's sight: its
-    # full collections walked all of it and made the slowest 1% of requests 3x slower (docs/benchmarks.md).
-    gc.collect()
-    gc.freeze()
+              f"  ·  OpenAPI: {base}/api.html  ·  QGIS/GDAL: OAPIF:{base}/"
+              + (f"  ·  workers: {workers}" if workers > 1 else ""))
+    if workers > 1:
+        # Each worker is a new process that builds its own app from the environment (and freezes its heap).
+        uvicorn.run("gis_service.api.asgi:worker_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="info")
+        return
+    app = worker_app()  # built and its heap frozen, as in each worker of the multi-process mode
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

@@ -15,7 +15,7 @@ from branca.element import MacroElement
 from jinja2 import Template
 from markupsafe import Markup, escape
 
-from gis_service.reports import offline
+from gis_service.reports import basemaps, offline
 from gis_service.reports.data import DataVersion
 from gis_service.reports.html import render
 from gis_service.reports.i18n import format_time, t, town_title
@@ -92,15 +92,15 @@ def new_map(bounds: list[list[float]] | None) -> Any:
 
 
 def add_online_tiles(fmap: Any, language: str) -> None:
-    """OpenStreetMap as an optional overlay, off by default: with it off, the page makes no request at all.
-
-    OSM tiles are on WGS84, within centimetres of the data's CGCS2000. GCJ-02 tiles (Amap, Tencent) would be
-    offset by hundreds of metres, so none is offered; Tianditu (CGCS2000) would need a key setting.
-    """
+    """The base map of the report being built (:func:`gis_service.reports.basemaps.current`): none offline (the
+    default: the page then makes no request at all), or Tianditu, Gaode (overlays shifted to GCJ-02) or
+    OpenStreetMap tiles, shown and listed in the layer control."""
     import offlinefolium
 
-    offlinefolium.TileLayer("OpenStreetMap", name=t("online_base_map", language), overlay=True, show=False,
-                            max_zoom=MAX_ZOOM, opacity=0.7).add_to(fmap)
+    for source in basemaps.current().tiles:
+        offlinefolium.TileLayer(source.url, name=source.zh if language == "zh" else source.en, attr=source.attribution,
+                                subdomains=source.subdomains, overlay=source.overlay, control=True, show=True,
+                                max_zoom=MAX_ZOOM).add_to(fmap)
 
 
 def add_tools(fmap: Any, language: str) -> None:

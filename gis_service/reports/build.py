@@ -21,6 +21,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from gis_service.errors import NotFoundError
+from gis_service.reports import basemaps
+from gis_service.reports.basemaps import OFFLINE, Basemap
 from gis_service.reports.data import data_digest, load_report_data
 from gis_service.reports.i18n import check_language, t
 from gis_service.settings import Settings
@@ -91,10 +93,11 @@ class BuiltReport:
     built_at: str  # ISO 8601, UTC
     size: int
     seconds: float
+    basemap: str = "none"
 
 
 def build_reports(engine: Engine, out_dir: Path, *, language: str = "zh",
-                  which: Iterable[str] | None = None) -> list[Path]:
+                  which: Iterable[str] | None = None, basemap: Basemap = OFFLINE) -> list[Path]:
     """Build reports (all, or those named in ``which``) and the index into ``out_dir``.
 
     Parameters
@@ -107,6 +110,8 @@ def build_reports(engine: Engine, out_dir: Path, *, language: str = "zh",
         ``zh`` (default) or ``en``: titles, labels, legends and popups.
     which
         Report names (see :data:`REPORTS`); ``None`` builds all.
+    basemap
+        The base map (:mod:`gis_service.reports.basemaps`); offline (none) by default.
 
     Returns
     -------
@@ -129,7 +134,7 @@ def build_reports(engine: Engine, out_dir: Path, *, language: str = "zh",
     manifest = read_manifest(out_dir)
     paths = []
     for spec in specs:
-        entry = _build_one(engine, out_dir, spec, language)
+        entry = _build_one(engine, out_dir, spec, language, basemap)
         manifest[spec.name] = entry
         paths.append(out_dir / entry.file)
     _write_manifest(out_dir, manifest)
@@ -137,8 +142,9 @@ def build_reports(engine: Engine, out_dir: Path, *, language: str = "zh",
     return paths
 
 
-def ensure_current(engine: Engine, out_dir: Path, *, language: str, which: Iterable[str] | None = None) -> list[str]:
-    """Rebuild the reports in ``which`` (default all) that are missing, in another language or stale.
+def ensure_current(engine: Engine, out_dir: Path, *, language: str, which: Iterable[str] | None = None,
+                   basemap: Basemap = OFFLINE) -> list[str]:
+    """Rebuild the reports in ``which`` (default all) that are missing, in another language or base map, or stale.
 
     Returns the names rebuilt. Builds in this process run one at a time; several processes may build the same
     report at once, which only wastes time (every file is replaced atomically).
@@ -147,15 +153,20 @@ def ensure_current(engine: Engine, out_dir: Path, *, language: str, which: Itera
     with _build_lock:
         manifest = read_manifest(out_dir)
         stale = [spec.name for spec in specs if not _is_current(engine, out_dir, manifest.get(spec.name), spec,
-                                                                language)]
+                                                                language, basemap)]
         if stale or not (out_dir / INDEX).is_file():
-            build_reports(engine, out_dir, language=language, which=stale)
+            build_reports(engine, out_dir, language=language, which=stale, basemap=basemap)
     return stale
 
 
 def maps_dir(settings: Settings) -> Path:
     """The reports folder (the ``maps_dir`` setting)."""
     return Path(settings.maps_dir)
+
+
+def settings_basemap(settings: Settings, name: str | None = None) -> Basemap:
+    """The base map ``name`` (default: the ``basemap`` setting), with the Tianditu key from the settings."""
+    return basemaps.basemap(name or settings.basemap, tianditu_key=settings.tianditu_key, language=settings.language)
 
 
 def select_reports(which: Iterable[str] | None) -> list[ReportSpec]:
@@ -181,22 +192,25 @@ def read_manifest(out_dir: Path) -> dict[str, BuiltReport]:
 _build_lock = threading.Lock()
 
 
-def _build_one(engine: Engine, out_dir: Path, spec: ReportSpec, language: str) -> BuiltReport:
+def _build_one(engine: Engine, out_dir: Path, spec: ReportSpec, language: str, basemap: Basemap) -> BuiltReport:
     started = time.perf_counter()
     data = load_report_data(engine, spec.layers, spec.tables)
     built_at = datetime.now(UTC)
-    html = spec.builder()(data, language=language, built_at=built_at)
+    with basemaps.using(basemap):
+        html = spec.builder()(data, language=language, built_at=built_at)
     path = out_dir / spec.file
     _write_atomic(path, html)
     seconds = round(time.perf_counter() - started, 3)
     size = path.stat().st_size
     log.info("built %s (%s, %.1f kB) in %.2f s", path, language, size / 1000, seconds)
     return BuiltReport(spec.name, spec.file, language, data.version.digest, data.version.describe(language),
-                       built_at.isoformat(timespec="seconds"), size, seconds)
+                       built_at.isoformat(timespec="seconds"), size, seconds, basemap.name)
 
 
-def _is_current(engine: Engine, out_dir: Path, entry: BuiltReport | None, spec: ReportSpec, language: str) -> bool:
-    if entry is None or entry.language != language or not (out_dir / spec.file).is_file():
+def _is_current(engine: Engine, out_dir: Path, entry: BuiltReport | None, spec: ReportSpec, language: str,
+                basemap: Basemap) -> bool:
+    if entry is None or entry.language != language or entry.basemap != basemap.name or \
+            not (out_dir / spec.file).is_file():
         return False
     return entry.digest == data_digest(engine, spec.sources)
 

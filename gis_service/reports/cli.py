@@ -28,12 +28,16 @@ def build(
     lang: Annotated[str | None, typer.Option(
         "--lang", help="zh or en (default: the language setting).")] = None,
     only: Annotated[list[str] | None, typer.Option(
-        "--only", help="Build only this report (repeat for several): assets, merger.")] = None,
+        "--only", help="Build only this report (repeat for several): assets, merger, coverage, revitalisation, "
+                       "planning, schools.")] = None,
+    basemap: Annotated[str | None, typer.Option(
+        "--basemap", help="none (offline, the default), tianditu (needs GIS_TIANDITU_KEY), gaode (overlays shifted "
+                          "to GCJ-02) or osm (default: the basemap setting, GIS_BASEMAP).")] = None,
 ) -> None:
     """Build the reports and their index page from the database."""
     from gis_service.db.engine import create_db_engine
     from gis_service.db.migrate import upgrade
-    from gis_service.reports.build import build_reports, maps_dir, read_manifest
+    from gis_service.reports.build import build_reports, maps_dir, read_manifest, settings_basemap
     from gis_service.reports.i18n import format_size
     from gis_service.settings import get_settings
 
@@ -42,7 +46,8 @@ def build(
     engine = create_db_engine(settings)
     upgrade(engine)
     try:
-        paths = build_reports(engine, target, language=lang or settings.language, which=only)
+        paths = build_reports(engine, target, language=lang or settings.language, which=only,
+                              basemap=settings_basemap(settings, basemap))
     finally:
         engine.dispose()
     manifest = read_manifest(target)

@@ -15,6 +15,7 @@ import shapely
 from shapely.geometry import mapping
 
 from gis_service.crs import STORAGE_EPSG
+from gis_service.reports.basemaps import display_xy
 
 COORDINATE_DECIMALS = 6
 
@@ -22,8 +23,10 @@ Properties = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
 def rounded(geometries: Any) -> np.ndarray:
-    """``geometries`` (array-like of shapely objects or ``None``) with coordinates rounded for display."""
-    return shapely.transform(np.asarray(geometries, dtype=object), lambda xy: np.round(xy, COORDINATE_DECIMALS))
+    """``geometries`` (array-like of shapely objects or ``None``) as the page draws them: on the current base map
+    (shifted to GCJ-02 on Gaode, see :mod:`gis_service.reports.basemaps`), coordinates rounded for display."""
+    return shapely.transform(np.asarray(geometries, dtype=object),
+                             lambda xy: np.round(display_xy(xy), COORDINATE_DECIMALS))
 
 
 def feature_collection(frame: gpd.GeoDataFrame, properties: Properties, *,
@@ -49,8 +52,9 @@ def bounds_latlon(frame: gpd.GeoDataFrame) -> list[list[float]] | None:
     _check_crs(frame)
     if frame.empty:
         return None
-    west, south, east, north = (float(v) for v in frame.total_bounds)
-    return [[south, west], [north, east]]
+    west, south, east, north = frame.total_bounds
+    (west, south), (east, north) = display_xy(np.array([[west, south], [east, north]], dtype=float))
+    return [[float(south), float(west)], [float(north), float(east)]]
 
 
 def _check_crs(frame: gpd.GeoDataFrame) -> None:

@@ -57,8 +57,7 @@ def test_assets_map_has_every_asset_clustered_with_legend_and_summary(built_zh: 
         assert opened.page.locator(".summary-panel svg.chart rect").count() > counts["villages"]
         for control in (".leaflet-control-measure", ".leaflet-control-zoom-fullscreen", ".leaflet-control-scale"):
             assert opened.page.locator(control).count() == 1, control
-        online = opened.page.locator(".leaflet-control-layers-overlays label", has_text="在线底图")
-        assert not online.locator("input").is_checked()  # optional, off: no tile is ever requested unasked
+        assert opened.page.locator(".leaflet-tile").count() == 0  # offline: no base map tiles, no requests
 
 
 def test_search_finds_an_asset_by_code_and_opens_its_ledger(built_zh: Built, demo_engine: Engine,

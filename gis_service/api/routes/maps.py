@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from gis_service.api.conditional import none_match
 from gis_service.api.security import require_read
 from gis_service.errors import NotFoundError
-from gis_service.reports.build import INDEX, ensure_current, maps_dir, select_reports
+from gis_service.reports.build import INDEX, ensure_current, maps_dir, select_reports, settings_basemap
 
 router = APIRouter(prefix="/maps", tags=["Map reports"], include_in_schema=False,
                    dependencies=[Depends(require_read)])
@@ -31,7 +31,8 @@ def maps_index(request: Request) -> Response:
     return _serve(request, None)
 
 
-@router.get("/{name}.html", summary="A map report (assets, merger) or the index")
+@router.get("/{name}.html", summary="A map report (assets, merger, coverage, revitalisation, planning, schools) or "
+                                    "the index")
 def map_report(name: str, request: Request) -> Response:
     return _serve(request, None if name == "index" else name)
 
@@ -41,7 +42,8 @@ def _serve(request: Request, name: str | None) -> Response:
     settings = request.app.state.settings
     folder = maps_dir(settings).resolve()
     which = None if name is None else [spec.name for spec in select_reports([name])]  # NotFoundError: 404
-    ensure_current(request.app.state.engine, folder, language=settings.language, which=which)
+    ensure_current(request.app.state.engine, folder, language=settings.language, which=which,
+                   basemap=settings_basemap(settings))
     path = folder / (INDEX if name is None else f"{name}.html")
     _check_inside(path, folder)
     return _file_response(request, path)
