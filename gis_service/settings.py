@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         keyed by the layer's data version, which triggers raise on every change, so none is served stale.
     auth_failures_allowed, auth_failure_window_s
         Failed API key attempts one client address may make per window before it gets 429.
+    cors_origins
+        Web origins (comma-separated, e.g. ``https://gis.penglai.gov.cn``; ``*`` for any) whose pages may call the
+        API from a browser. Empty (default): no CORS headers at all, so only same-origin pages, QGIS, GDAL and
+        scripts can use it. Keys still decide what a caller may do; this only lets browsers show the answers.
     maps_dir
         Folder of the map reports (``gis-service maps build``, served at ``/maps/``); relative to the working
         directory, like the default database.
@@ -50,8 +54,19 @@ class Settings(BaseSettings):
     milestone_year
         Year of the notice's ledger milestones (inventory 31 March, transfer 31 May, plans 30 June,
         revitalisation 31 December) until milestones are set in the database.
+    basemap
+        Base map of the map reports: ``none`` (the default: drawn from the town's own layers, works offline),
+        ``tianditu`` (天地图, needs ``tianditu_key``), ``gaode`` (高德; the overlays are shifted to GCJ-02 to line
+        up with its tiles) or ``osm`` (OpenStreetMap). Online base maps need internet where the report is opened.
+    tianditu_key
+        The Tianditu key (``tk``) for the ``tianditu`` base map.
     demo_dir
         Folder of the demo town's layer files and ledger (``gis-service demo``).
+    permitted_uses_file
+        CSV or JSON file that changes the planning conformance's permitted-use table (columns ``key``: a
+        land-use code prefix such as ``0704`` or a zone type, ``use``: a use code, ``level``: ``yes``,
+        ``conditional`` or ``no``, optional ``condition_zh``/``condition_en``); each row replaces the built-in
+        row of its key and use. Empty (default): the built-in table.
     """
 
     model_config = SettingsConfigDict(env_prefix="GIS_", env_file=None, extra="ignore")
@@ -66,12 +81,21 @@ class Settings(BaseSettings):
     response_cache_mb: int = Field(default=64, ge=0, le=65536)
     auth_failures_allowed: int = Field(default=10, ge=1)
     auth_failure_window_s: int = Field(default=300, ge=1)
+    cors_origins: str = ""
     maps_dir: Path = Path("maps")
     uploads_dir: Path = Path("data/uploads")
     upload_max_mb: float = Field(default=20, gt=0, le=1024)
     upload_quota_mb: float = Field(default=2048, gt=0)
     milestone_year: int = Field(default=2021, ge=2000, le=2100)
+    basemap: str = Field(default="none", pattern="^(none|tianditu|gaode|osm)$")
+    tianditu_key: str | None = None
     demo_dir: Path = Path(__file__).resolve().parent.parent / "layers" / "demo"
+    permitted_uses_file: Path | None = None
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """``cors_origins`` as a list (empty: CORS off)."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def is_spatialite(self) -> bool:

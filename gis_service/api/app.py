@@ -6,6 +6,7 @@ import threading
 from importlib.resources import files
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
@@ -14,6 +15,7 @@ from gis_service.api import openapi, problems
 from gis_service.api.cache import ResponseCache
 from gis_service.api.routes import (
     analysis,
+    conformance,
     edits,
     health,
     ledger_books,
@@ -21,6 +23,7 @@ from gis_service.api.routes import (
     ledger_registry,
     maps,
     ogc,
+    planning_io,
     runs,
     scenarios,
     siting,
@@ -71,8 +74,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(edits.router)
     app.include_router(health.router)
     app.include_router(analysis.router)
-    for module in (ledger_plans, ledger_books, ledger_registry, scenarios, runs, siting):
+    for module in (ledger_plans, ledger_books, ledger_registry, scenarios, runs, siting, conformance, planning_io):
         app.include_router(module.router)
     app.include_router(maps.router)  # checks read access itself
     openapi.install(app)
+    _install_cors(app, settings)
     return app
+
+
+def _install_cors(app: FastAPI, settings: Settings) -> None:
+    """Let the pages of ``settings.cors_origins`` call the API from a browser; without it, send no CORS headers."""
+    origins = settings.cors_origin_list
+    if not origins:
+        return
+    # Keys travel in headers, never cookies, so credentials stay off (and "*" stays valid with them off).
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
+                       allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"],
+                       allow_headers=["Authorization", "X-API-Key", "If-Match", "If-None-Match", "Content-Type",
+                                      "Content-Crs", "Accept", "Accept-Language"],
+                       expose_headers=["ETag", "Location", "Link", "Content-Crs", "Retry-After"], max_age=600)

@@ -157,6 +157,13 @@ CODELISTS: dict[str, dict[str, Labels]] = {
         "joint_approval": ("手续不全但符合规划,联审后登记", "incomplete but conforming: register after joint approval"),
         "plan_first": ("不符合规划,先纳入规划再登记", "not conforming: enter the plan first"),
     },
+    # Planning conformance (issue 6): the verdict of a feature for an intended use.
+    "conformance_verdict": {
+        "conforming": ("符合规划", "conforming"),
+        "conditional": ("有条件符合", "conforming with conditions"),
+        "not_conforming": ("不符合规划", "not conforming"),
+        "unknown": ("无法判断", "unknown"),
+    },
 }
 
 
