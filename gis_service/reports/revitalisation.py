@@ -56,9 +56,10 @@ ASSET_FIELDS = ("code", "category", "ownership", "use_status", "floor_area", "la
 def idle_assets(data: ReportData, as_of: date) -> gpd.GeoDataFrame:
     """The idle and partly idle assets joined with their plans, with ``state`` (see :func:`plan_state`)."""
     assets = data["assets"]
-    idle = assets[assets["use_status"].isin(NEEDS_PLAN)].copy()
+    # Codes as text on both sides: an empty layer or table comes back without dtypes.
+    idle = assets[assets["use_status"].isin(NEEDS_PLAN)].astype({"code": object})
     plans = data.tables["revitalisation_plans"].drop(columns=["id", "created_at", "updated_at", "version"],
-                                                     errors="ignore")
+                                                     errors="ignore").astype({"asset_code": object})
     joined = idle.merge(plans, how="left", left_on="code", right_on="asset_code", suffixes=("", "_plan"))
     joined["state"] = [plan_state(None if pd.isna(s) else str(s), None if pd.isna(d) else d, as_of)
                        for s, d in zip(joined["status"], joined["deadline"], strict=True)]

@@ -31,3 +31,9 @@ class RunRepository:
         statement = (select(*SUMMARY_COLUMNS).where(*conditions)
                      .order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(limit).offset(offset))
         return self.conn.execute(statement).all(), total
+
+    def with_inputs(self, kind: str, digest: str, limit: int = 20) -> Sequence[Row[Any]]:
+        """Successful runs of ``kind`` whose ``input_hash`` is ``digest``, newest first (with outputs)."""
+        statement = (select(RUNS).where(RUNS.c.kind == kind, RUNS.c.input_hash == digest, RUNS.c.status == "ok")
+                     .order_by(RUNS.c.id.desc()).limit(limit))
+        return self.conn.execute(statement).all()

@@ -8,6 +8,7 @@ them. A stored run can be listed, shown and re-run: the re-run is a new run, com
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
@@ -34,6 +35,9 @@ from gis_service.services.coverage import (
 from gis_service.services.placement import PlacementRequest, place
 
 KINDS = ("coverage", "one_plus_n", "placement", "scenario")
+# Kinds whose result depends only on their parameters and the layers' data versions: an identical request on
+# unchanged data may be answered from the stored run (``reuse=True``) instead of computing and storing it again.
+REUSABLE = frozenset({"coverage", "one_plus_n", "placement"})
 METHODS = ("auto", "straight", "network")
 
 
@@ -65,6 +69,7 @@ class Run:
     seconds: float
     outputs: dict[str, Any] | None
     created_by: str
+    reused: bool = False  # answered from an earlier run with the same parameters and inputs
 
     @property
     def result(self) -> dict[str, Any] | None:
@@ -99,8 +104,12 @@ class RunService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def run(self, kind: str, parameters: dict[str, Any], actor: str) -> Run:
+    def run(self, kind: str, parameters: dict[str, Any], actor: str, *, reuse: bool = False) -> Run:
         """Run the analysis ``kind`` with ``parameters`` and store it; returns the stored run.
+
+        With ``reuse``, a stored successful run of the same kind, parameters and input data versions is returned
+        instead (``reused`` set, nothing stored): a map page asking for the same coverage a thousand times
+        neither recomputes nor fills the table. Re-runs never reuse.
 
         Raises
         ------
@@ -111,6 +120,10 @@ class RunService:
         """
         analysis = _analysis(kind)
         params = analysis.normalise(dict(parameters))
+        if reuse and kind in REUSABLE:
+            earlier = self._same_run(kind, params, analysis)
+            if earlier is not None:
+                return dataclasses.replace(earlier, reused=True)
         started, clock = datetime.now(UTC), time.perf_counter()
         try:
             computed = analysis.compute(self.engine, params)
@@ -145,6 +158,16 @@ class RunService:
         inputs_changed = bool(changed) or previous.input_hash != run.input_hash
         equal = previous.status == "ok" and _canonical(previous.outputs) == _canonical(run.outputs)
         return Rerun(previous, run, inputs_changed, changed, equal)
+
+    def _same_run(self, kind: str, params: dict[str, Any], analysis: Analysis) -> Run | None:
+        """The newest successful run of ``kind`` with ``params`` on the layers' current data versions."""
+        inputs = outputs.json_safe({"layers": self._versions(analysis.layers(params))})
+        wanted = _canonical(params)
+        with self.engine.connect() as conn:
+            for row in RunRepository(conn).with_inputs(kind, input_hash(inputs)):
+                if _canonical(row.parameters) == wanted:
+                    return _run(row)
+        return None
 
     def _versions(self, layers: tuple[str, ...]) -> dict[str, int]:
         with self.engine.connect() as conn:

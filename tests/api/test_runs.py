@@ -32,14 +32,34 @@ def test_each_analysis_request_is_a_stored_run(client: httpx.Client) -> None:
 
 
 def test_runs_are_listed_newest_first_with_paging(client: httpx.Client) -> None:
-    ids = [client.get("/analysis/coverage", params={"standard": "centre", "method": "straight"}).json()["run"]["id"]
-           for _ in range(3)]
+    ids = [client.get("/analysis/coverage", params={"standard": "centre", "method": "straight",
+                                                    "metres": metres}).json()["run"]["id"]
+           for metres in (2000, 2500, 3500)]
     page = client.get("/analysis/runs", params={"kind": "coverage", "limit": 2}).json()
     assert [r["id"] for r in page["runs"]] == ids[::-1][:2]
     assert page["numberMatched"] >= 3 and any(link["rel"] == "next" for link in page["links"])
     assert "result" not in page["runs"][0]
     assert client.get("/analysis/runs", params={"kind": "tea"}).status_code == 400
     assert client.get("/analysis/runs/999999").status_code == 404
+
+
+def test_an_identical_request_on_unchanged_data_reuses_its_run(client: httpx.Client, live: LiveServer) -> None:
+    params = {"standard": "agency_station", "metres": 1700}
+    first = client.get("/analysis/coverage", params=params).json()
+    before = client.get("/analysis/runs", params={"kind": "coverage"}).json()["numberMatched"]
+    again = client.get("/analysis/coverage", params=params).json()
+    assert again["run"]["id"] == first["run"]["id"] and again["run"]["reused"] is True
+    assert first["run"]["reused"] is False and again["town"] == first["town"]
+    assert client.get("/analysis/runs", params={"kind": "coverage"}).json()["numberMatched"] == before
+    other = client.get("/analysis/coverage", params={**params, "metres": 1800}).json()["run"]
+    assert other["id"] != first["run"]["id"] and other["reused"] is False  # other parameters: a new run
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [105.251, 30.602]},
+               "properties": {"code": "RUN-REUSE", "name": "新代办站", "kind": "agency_station",
+                              "village_code": "510923100201"}}
+    EditService(live.engine).create(get_layer("service_points"), feature, parse_crs(CRS84_URI),
+                                    Principal("li_editor", Role.EDITOR))
+    changed = client.get("/analysis/coverage", params=params).json()["run"]
+    assert changed["id"] != first["run"]["id"] and changed["reused"] is False  # the data changed: computed anew
 
 
 def test_rerun_compares_inputs_and_outputs(client: httpx.Client, live: LiveServer) -> None:

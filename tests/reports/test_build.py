@@ -19,6 +19,7 @@ from gis_service.reports.chart import Bar, Segment, stacked_bar_chart
 from gis_service.reports.data import load_report_data
 from gis_service.reports.i18n import format_time
 from gis_service.reports.offline import external_references, js_literal
+from tests.conftest import make_engine
 from tests.reports.conftest import Built
 
 MAX_BYTES = 5_000_000
@@ -172,3 +173,10 @@ def test_each_report_declares_every_layer_its_module_reads(name: str) -> None:
     module = importlib.import_module(spec.module)
     assert set(getattr(module, "LAYERS", ())) <= set(spec.layers)
     assert set(getattr(module, "TABLES", ())) <= set(spec.tables)
+
+
+def test_every_report_builds_on_an_empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    engine = make_engine("spatialite", request, tmp_path)  # migrated, nothing loaded: a town's first day
+    paths = build_reports(engine, tmp_path / "maps")
+    assert sorted(p.stem for p in paths) == sorted([*REPORTS, "index"])
+    engine.dispose()

@@ -83,7 +83,10 @@ async def placement(
 
 
 async def _run(request: Request, kind: str, parameters: dict[str, Any], actor: str) -> Run:
-    return await run_in_threadpool(RunService(request.app.state.engine).run, kind, parameters, actor)
+    # GET analyses: an identical request on unchanged data is answered from its stored run (provenance kept,
+    # nothing recomputed or stored again); POST /analysis/runs/{id}/rerun always computes anew.
+    service = RunService(request.app.state.engine)
+    return await run_in_threadpool(lambda: service.run(kind, parameters, actor, reuse=True))
 
 
 def run_url(request: Request, run: Run) -> str:
@@ -95,7 +98,8 @@ def run_response(request: Request, run: Run, f: str) -> Response:
     features as GeoJSON."""
     url = run_url(request, run)
     headers = {"Link": f'<{url}>; rel="describedby"; type="{JSON}"'}
-    reference = {"id": run.id, "href": url, "seconds": run.seconds, "input_hash": run.input_hash}
+    reference = {"id": run.id, "href": url, "seconds": run.seconds, "input_hash": run.input_hash,
+                 "reused": run.reused}
     result = run.result or {}
     if f == "geojson":
         members: dict[str, Any] = {key: result[key] for key in ("standard", "method", "model") if key in result}
