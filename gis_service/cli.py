@@ -216,21 +216,26 @@ def layers_export(
 def backup(
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Backup file to write (must not exist).")],
 ) -> None:
-    """Write one consistent snapshot of every layer, user, and edit history to a file."""
+    """Write one consistent snapshot of every layer, the ledger, users, history, scenarios, analysis runs and the
+    uploaded documents to a file."""
     from gis_service.services.backup import BackupService
+    from gis_service.services.ledger_documents import DocumentStore
 
-    report = BackupService(_engine(get_settings())).backup(out_path)
+    settings = get_settings()
+    report = BackupService(_engine(settings), DocumentStore.from_settings(settings)).backup(out_path)
     out.print(f"backup {report.path}: schema {report.revision}, "
-              + ", ".join(f"{name} {n:,}" for name, n in report.rows.items() if n))
+              + ", ".join(f"{name} {n:,}" for name, n in report.rows.items() if n) + f", files {report.files}")
 
 
 @app.command()
 def restore(path: Annotated[Path, typer.Argument(help="Backup file written by gis-service backup.")]) -> None:
     """Load a backup into an empty database (SpatiaLite or PostGIS; either backend's backup)."""
     from gis_service.services.backup import BackupService
+    from gis_service.services.ledger_documents import DocumentStore
 
-    report = BackupService(_engine(get_settings())).restore(path)
-    out.print(f"restored {sum(report.rows.values()):,} rows from {report.path}")
+    settings = get_settings()
+    report = BackupService(_engine(settings), DocumentStore.from_settings(settings)).restore(path)
+    out.print(f"restored {sum(report.rows.values()):,} rows and {report.files} uploaded files from {report.path}")
 
 
 @users_app.command("add")

@@ -2,7 +2,8 @@
 
 Values are stored in forms every SQLite reads back exactly: geometries as WKB (EPSG:4490), dates and times
 as ISO 8601 text, JSON as text. ``backup_meta`` says when, from which backend and schema revision the copy
-was taken and how many rows each table had; ``backup_columns`` says how to read each column back.
+was taken and how many rows each table had; ``backup_columns`` says how to read each column back;
+``backup_files`` holds the uploaded documents (photos, evidence) by SHA-256, so a restore brings them back too.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class BackupWriter:
         self._db = sqlite3.connect(self._partial)
         self._db.execute("CREATE TABLE backup_meta (key TEXT PRIMARY KEY, value TEXT)")
         self._db.execute("CREATE TABLE backup_columns (tbl TEXT, col TEXT, kind TEXT, position INTEGER)")
+        self._db.execute("CREATE TABLE backup_files (sha256 TEXT PRIMARY KEY, content BLOB NOT NULL)")
         self._kinds: dict[str, list[str]] = {}
 
     def add_table(self, table: Table, kinds: Sequence[str]) -> None:
@@ -61,6 +63,10 @@ class BackupWriter:
         marks = ", ".join("?" * len(kinds))
         self._db.executemany(f'INSERT INTO "{table}" VALUES ({marks})',
                              ([_encode(v, k) for v, k in zip(row, kinds, strict=True)] for row in rows))
+
+    def write_file(self, sha256: str, content: bytes) -> None:
+        """Keep one uploaded file (its bytes under its SHA-256)."""
+        self._db.execute("INSERT OR IGNORE INTO backup_files VALUES (?, ?)", (sha256, content))
 
     def close(self, meta: dict[str, str]) -> None:
         """Write ``meta``, commit, and move the finished file into place."""
@@ -98,6 +104,15 @@ class BackupReader:
         cursor = self._db.execute(f'SELECT {names} FROM "{table}" ORDER BY rowid')
         while chunk := cursor.fetchmany(batch):
             yield [tuple(_decode(v, k) for v, k in zip(row, kinds, strict=True)) for row in chunk]
+
+    def files(self) -> Iterator[tuple[str, bytes]]:
+        """The uploaded files kept in the backup, (sha256, bytes) one at a time (none in older backups)."""
+        has_files = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'backup_files'").fetchone()
+        if has_files is None:
+            return
+        for sha256, content in self._db.execute("SELECT sha256, content FROM backup_files ORDER BY sha256"):
+            yield str(sha256), bytes(content)
 
     def close(self) -> None:
         self._db.close()

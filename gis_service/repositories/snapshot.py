@@ -73,3 +73,12 @@ def restart_ids(conn: Connection, table: Table) -> None:
     if "id" not in table.columns:
         return
     dialect_for(conn).restart_ids(conn, table, first_free_id(conn, table))
+
+
+def document_hashes(conn: Connection) -> list[str]:
+    """The distinct SHA-256 of every stored document (the files a backup must keep)."""
+    from gis_service.db.base import Base
+
+    documents = Base.metadata.tables["documents"]
+    return [str(h) for h in conn.execute(select(documents.c.sha256).distinct().order_by(documents.c.sha256))
+            .scalars()]

@@ -3,6 +3,7 @@ either backend (SpatiaLite to PostGIS and back)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from gis_service.db.migrate import upgrade
 from gis_service.errors import ConflictError, InvalidInputError
 from gis_service.fileio.backup_file import BackupReader, BackupWriter, column_kind
 from gis_service.repositories import snapshot
+from gis_service.services.ledger_documents import DocumentStore
 
 
 @dataclass(frozen=True)
@@ -23,14 +25,19 @@ class BackupReport:
     path: Path
     revision: str
     rows: dict[str, int]  # per table
+    files: int = 0  # uploaded documents kept or brought back
 
 
 class BackupService:
-    def __init__(self, engine: Engine) -> None:
+    """Backups of one database and, when ``uploads`` is given, of its uploaded documents (content-addressed)."""
+
+    def __init__(self, engine: Engine, uploads: DocumentStore | None = None) -> None:
         self.engine = engine
+        self.uploads = uploads
 
     def backup(self, path: Path) -> BackupReport:
-        """Copy every table into a new backup file at ``path``, all read in one transaction."""
+        """Copy every table (and the uploaded files the ``documents`` table names) into a new backup file at
+        ``path``, all read in one transaction."""
         writer = BackupWriter(path)
         rows: dict[str, int] = {}
         try:
@@ -42,13 +49,27 @@ class BackupService:
                     for batch in snapshot.read_rows(conn, table):
                         writer.write_rows(table.name, batch)
                         rows[table.name] += len(batch)
-            writer.close({"revision": revision, "backend": self.engine.dialect.name,
+                files = self._keep_files(conn, writer)
+            writer.close({"revision": revision, "backend": self.engine.dialect.name, "files": str(files),
                           "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                           **{f"rows.{name}": str(n) for name, n in rows.items()}})
         except BaseException:
             writer.abort()
             raise
-        return BackupReport(path, revision, rows)
+        return BackupReport(path, revision, rows, files)
+
+    def _keep_files(self, conn: Connection, writer: BackupWriter) -> int:
+        if self.uploads is None:
+            return 0
+        kept = 0
+        for sha256 in snapshot.document_hashes(conn):
+            path = self.uploads.path_of(sha256)
+            if not path.is_file():
+                raise InvalidInputError(f"uploaded file {sha256} named by the documents table is missing from "
+                                        f"{self.uploads.root}; nothing was backed up")
+            writer.write_file(sha256, path.read_bytes())
+            kept += 1
+        return kept
 
     def restore(self, path: Path) -> BackupReport:
         """Load a backup into this database, which must be empty; all of it or (on any error) none."""
@@ -67,9 +88,29 @@ class BackupService:
                 rows = {t.name: _load(conn, reader, t) for t in tables}
                 for table in tables:
                     snapshot.restart_ids(conn, table)
+                files = self._bring_back_files(reader)
         finally:
             reader.close()
-        return BackupReport(path, revision, rows)
+        return BackupReport(path, revision, rows, files)
+
+    def _bring_back_files(self, reader: BackupReader) -> int:
+        """Write the backup's files into the upload folder (each checked against its SHA-256), inside the
+        restore's transaction: if it fails, the database is rolled back (files already there stay, harmless:
+        content-addressed and named by nothing)."""
+        if self.uploads is None:
+            return 0
+        count = 0
+        for sha256, content in reader.files():
+            if hashlib.sha256(content).hexdigest() != sha256:
+                raise InvalidInputError(f"the backup's file {sha256} is damaged (its content has another hash)")
+            target = self.uploads.path_of(sha256)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_name(target.name + ".restore")
+                partial.write_bytes(content)
+                partial.replace(target)
+            count += 1
+        return count
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from gis_service.repositories import snapshot
 from gis_service.services.backup import BackupService
 from gis_service.services.demo import load_demo
 from gis_service.services.edits import EditService
+from gis_service.services.ledger_documents import DocumentStore
 from gis_service.services.users import UserService
 from tests.conftest import DEMO_DIR, make_engine
 
@@ -94,3 +96,29 @@ def test_backup_never_overwrites_and_restore_rejects_other_files(request: pytest
     with pytest.raises(InvalidInputError, match="not a gis_service backup"):
         BackupService(engine).restore(tmp_path / "taken.backup")
     engine.dispose()
+
+
+@pytest.mark.parametrize(("source", "target"), [("spatialite", "postgis"), ("postgis", "spatialite")])
+def test_uploaded_documents_travel_with_the_backup(source: str, target: str, request: pytest.FixtureRequest,
+                                                   tmp_path: Path) -> None:
+    here = DocumentStore(tmp_path / "uploads-here", 20 * 2**20, 2**30)
+    there = DocumentStore(tmp_path / "uploads-there", 20 * 2**20, 2**30)
+    origin = make_engine(source, request, tmp_path)
+    load_demo(origin, DEMO_DIR, store=here)  # the struck-off plans' evidence PDFs
+    with origin.connect() as conn:
+        hashes = snapshot.document_hashes(conn)
+    assert hashes
+    report = BackupService(origin, here).backup(tmp_path / "town.backup")
+    assert report.files == len(hashes)
+    copy = make_engine(target, request, tmp_path)
+    restored = BackupService(copy, there).restore(tmp_path / "town.backup")
+    assert restored.files == len(hashes)
+    for digest in hashes:
+        assert there.path_of(digest).read_bytes() == here.path_of(digest).read_bytes()
+        assert hashlib.sha256(there.path_of(digest).read_bytes()).hexdigest() == digest
+    here.path_of(hashes[0]).unlink()  # a file the ledger names is gone: the backup refuses, leaves nothing
+    with pytest.raises(InvalidInputError, match="missing"):
+        BackupService(origin, here).backup(tmp_path / "broken.backup")
+    assert not (tmp_path / "broken.backup").exists()
+    origin.dispose()
+    copy.dispose()
