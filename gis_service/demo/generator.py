@@ -17,7 +17,8 @@ converted to EPSG:4490 at the end:
    settlement cluster, and tracks (one over a footbridge);
 4. people: settlements along the village roads, the town's 84,175 people shared among them;
 5. schools, facilities, public assets and the "1+N" service points;
-6. planning zones: development boundary, ecological red lines, village construction land, farmland.
+6. planning zones (``gis_service.demo.planning``): land-use parcels tiling the town, the control lines among
+   them, the development boundary over them, and a few planted conflicts.
 
 Every random draw comes from ``numpy.random.default_rng([seed, step])``, one stream per step, so the
 output is a pure function of the seed. Run ``python -m gis_service.demo.generator [OUT_DIR]``.
@@ -48,6 +49,7 @@ from sqlalchemy import Float, Integer
 
 from gis_service.db.models import Base
 from gis_service.demo import ledger as demo_ledger
+from gis_service.demo import planning as demo_planning
 
 # --------------------------------------------------------------------------------------------- facts
 DEFAULT_SEED = 510923100
@@ -58,7 +60,6 @@ TOWN_POPULATION = 84_175  # registered, end of 2019
 TOWN_LONLAT = (105.25, 30.59)  # approximate; the real boundary is not public
 WORK_CRS = "EPSG:4544"
 STORAGE_CRS = "EPSG:4490"
-PLAN_NAME = "蓬莱镇国土空间总体规划(2021-2035年)"
 OPENING_HOURS = "周一至周五 9:00-17:00"
 CENTRE_SERVICES = "社保、医保、户籍代办、民政救助、缴费、农技咨询"
 STATION_SERVICES = "社保、医保、户籍代办、缴费"
@@ -123,14 +124,6 @@ STATUS_ODDS = {  # category -> odds of in_use, idle, partly_idle, leased
     "warehouse": (0.20, 0.40, 0.00, 0.40), "other": (0.50, 0.30, 0.00, 0.20),
     "land": (0.30, 0.35, 0.00, 0.35), "pond": (0.50, 0.15, 0.00, 0.35),
     "forest": (0.40, 0.30, 0.00, 0.30), "reservoir": (0.70, 0.00, 0.00, 0.30),
-}
-LAND_USE = {  # 用地用海分类 (自然资源部, 2023)
-    "0101": "水田", "0103": "旱地", "0301": "乔木林地", "0703": "农村宅基地",
-    "0704": "农村社区服务设施用地", "0804": "教育用地", "0807": "社会福利用地", "1701": "河流水面",
-}
-ZONE_PREFIX = {
-    "development_boundary": "CZKFBJ", "ecological_redline": "STBHHX", "village_construction": "CZJSYD",
-    "permanent_farmland": "YJJBNT", "general_farmland": "YBGD", "forest": "LD",
 }
 
 
@@ -1836,135 +1829,23 @@ def _services_and_assets(seed: int, town: _Town) -> None:
 
 
 # ------------------------------------------------------------------------------- 6. planning zones
-def _zone(zone_type: str, name: str, geom: shapely.Geometry, land_use: str | None) -> dict[str, Any]:
-    # A 5 cm grid drops the near-duplicate vertices overlays leave, which would not survive rounding.
-    return {"code": "", "name": name, "zone_type": zone_type, "land_use_code": land_use,
-            "land_use_name": LAND_USE.get(land_use or ""), "plan_name": PLAN_NAME,
-            "geometry": _multi(shapely.set_precision(geom, 0.05))}
+def _planning_zones(seed: int, town: _Town, avoid: Iterable[str]) -> list[str]:
+    """The planning map (``gis_service.demo.planning``): land-use parcels tiling the town and the control lines.
 
-
-def _development_boundary(town: _Town) -> Polygon:
-    """城镇开发边界: the built-up town and room to grow, drawn round the community settlements."""
-    pts = [Point(s.xy).buffer(220.0, 4) for s in town.settlements if town.units[s.unit].kind == "community"]
-    blob = shapely.union_all([*pts, Point(town.centre).buffer(650.0)]).buffer(180.0).buffer(-180.0)
-    blob = blob.intersection(town.town.buffer(-30.0)).simplify(10.0)
-    return max(_polygons(blob), key=lambda p: p.area)
-
-
-def _point_buffers(town: _Town, settlement_r: float, other_r: float) -> shapely.Geometry:
-    pts = [Point(s.xy).buffer(settlement_r, 4) for s in town.settlements]
-    for rows in (town.schools, town.facilities, town.assets):
-        pts += [row["geometry"].buffer(other_r, 4) for row in rows]
-    pts += [row["footprint"].buffer(5.0) for row in town.assets if row["footprint"] is not None]
-    return shapely.union_all(pts)
-
-
-def _village_construction(town: _Town, dev: Polygon, keep_out: shapely.Geometry) -> list[dict[str, Any]]:
-    """村庄建设用地: service-centre plots (0704), village school plots (0804), homesteads (0703)."""
-    rows = []
-    plots = []
-    for village in town.villages:
-        if village.kind == "village":
-            plot = Point(town.units[village.seat].office).buffer(45.0, cap_style="square")
-            plot = plot.difference(dev.buffer(0.5, 2))
-            plots.append(plot)
-            rows.append(_zone("village_construction", f"{village.name}党群服务中心用地", plot, "0704"))
-    for school in town.schools:
-        if school["status"] == "open" and not dev.contains(school["geometry"]):
-            plot = school["geometry"].buffer(60.0, cap_style="square").difference(
-                shapely.union_all([dev, *plots]).buffer(0.5, 2))
-            plots.append(plot)
-            rows.append(_zone("village_construction", f"{school['name']}用地", plot, "0804"))
-    homes = shapely.union_all([Point(s.xy).buffer(70.0, 4) for s in town.settlements
-                               if town.units[s.unit].kind == "former"]).buffer(40.0, 4).buffer(-40.0, 4)
-    homes = homes.simplify(5.0).difference(shapely.union_all([dev, keep_out, *plots]).buffer(0.5, 2))
-    counters: dict[str, int] = {}
-    xy = np.array([s.xy for s in town.settlements])
-    for patch in sorted(_polygons(homes, 3000.0), key=lambda p: (p.centroid.x, p.centroid.y)):
-        inside = shapely.contains_xy(patch, xy[:, 0], xy[:, 1])
-        if not inside.any():
-            continue
-        s = max((town.settlements[k] for k in np.flatnonzero(inside)), key=lambda s: s.population)
-        village = town.villages[town.units[s.unit].village]
-        counters[village.name] = counters.get(village.name, 0) + 1
-        rows.append(_zone("village_construction", f"{village.name}{s.group}组农村宅基地{counters[village.name]:02d}",
-                          patch, "0703"))
-    return rows
-
-
-def _field_patches(rng: np.random.Generator, town: _Town, taken: shapely.Geometry) -> list[Polygon]:
-    """The open land between roads, homes and zones already drawn, cut at village borders into parcels.
-
-    Gaps of a few metres (roads, borders, cuts) keep parcels apart even after simplification.
+    Returns the asset codes planted as planning conflicts; ``avoid`` are codes other mistakes were planted on.
     """
-    width = {"county": 15.0, "township": 9.0, "village": 5.0, "track": 3.0}
-    roads = shapely.union_all([LineString(p).buffer(width[r.road_class], 2)
-                               for r in town.network.roads for p in r.parts])
-    borders = shapely.union_all([u.poly.boundary for u in town.units]).buffer(2.5, 2)
-    fields = town.town.buffer(-5.0).difference(
-        shapely.union_all([taken, roads, borders, _point_buffers(town, 60.0, 40.0)]))
-    patches: list[Polygon] = []
-    for patch in sorted(_polygons(fields, 2e4), key=lambda p: (p.centroid.x, p.centroid.y)):
-        if patch.area < 8e5:
-            patches.append(patch)
-            continue
-        # Big stretches of fields are split into parcels of about 45 ha along straight field edges.
-        minx, miny, maxx, maxy = patch.bounds
-        cand = rng.uniform([minx, miny], [maxx, maxy], (400, 2))
-        seeds = cand[shapely.contains_xy(patch, cand[:, 0], cand[:, 1])][: math.ceil(patch.area / 4.5e5)]
-        cuts = shapely.voronoi_polygons(MultiPoint(seeds), only_edges=True, extend_to=patch).buffer(2.5, 2)
-        patches += sorted(_polygons(patch.difference(cuts), 2e4), key=lambda p: (p.centroid.x, p.centroid.y))
-    return patches
-
-
-def _farmland(rng: np.random.Generator, town: _Town, taken: shapely.Geometry) -> list[dict[str, Any]]:
-    """Most parcels are permanent basic farmland (paddy near streams, dry land higher up); near the town
-    some are general farmland, and steep, remote ones are woods."""
-    water = shapely.union_all([r.line for r in town.rivers])
-    rows = []
-    counters: dict[tuple[str, str], int] = {}
-    for patch in _field_patches(rng, town, taken):
-        patch = shapely.difference(patch.simplify(2.0), taken, grid_size=0.05)
-        if patch.is_empty or patch.area < 2e4:
-            continue
-        near_water = patch.distance(water) < 1200.0
-        draw = rng.random()
-        if patch.distance(Point(town.centre)) < 1800.0:
-            zone_type = "general_farmland" if draw < 0.55 else "permanent_farmland"
-        else:
-            zone_type = "forest" if draw < (0.06 if near_water else 0.2) else (
-                "general_farmland" if draw > 0.8 else "permanent_farmland")
-        land_use = "0301" if zone_type == "forest" else (
-            "0101" if rng.random() < (0.7 if near_water else 0.35) else "0103")
-        village = town.villages[town.units[town.unit_at(np.asarray(patch.representative_point().coords[0]))].village]
-        key = (village.name, zone_type)
-        counters[key] = counters.get(key, 0) + 1
-        label = {"permanent_farmland": "永久基本农田", "general_farmland": "一般耕地", "forest": "林地"}[zone_type]
-        rows.append(_zone(zone_type, f"{village.name}{label}{counters[key]:02d}", patch, land_use))
-    return rows
-
-
-def _planning_zones(seed: int, town: _Town) -> None:
-    rng = _rng(seed, 20)
-    dev = _development_boundary(town)
-    zones = [_zone("development_boundary", "蓬莱镇城镇开发边界", dev, None)]
-    people = _point_buffers(town, 90.0, 40.0)
-    red_water = shapely.union_all([r.line.buffer(r.width / 2 + 30.0) for r in town.rivers]).intersection(town.town)
-    red_water = red_water.difference(dev.buffer(0.5, 2))
-    red_hill = town.hill.difference(shapely.union_all([people, red_water, dev]).buffer(0.5, 2))
-    zones.append(_zone("ecological_redline", f"{MAIN_RIVER[1]}{TRIBUTARY[1]}生态保护红线", red_water, "1701"))
-    zones.append(_zone("ecological_redline", f"{HILL_NAME}生态保护红线", red_hill, "0301"))
-    built = _village_construction(town, dev, shapely.union_all([red_water, red_hill]))
-    zones += built
-    # Neighbouring zones keep a 0.5 m gap, so that rounding coordinates to 1e-8° cannot make them overlap.
-    taken = shapely.union_all([z["geometry"] for z in zones]).buffer(0.5, 2)
-    zones += _farmland(rng, town, taken)
-    counters: dict[str, int] = {}
-    for zone in zones:
-        prefix = ZONE_PREFIX[zone["zone_type"]]
-        counters[prefix] = counters.get(prefix, 0) + 1
-        zone["code"] = f"{prefix}-{counters[prefix]:04d}"
-    town.zones = [z for z in zones if not z["geometry"].is_empty]
+    inputs = demo_planning.PlanningInput(
+        seed=seed, town=town.town, centre=town.centre,
+        areas=[demo_planning.Area(u.poly, u.kind, town.villages[u.village].name) for u in town.units],
+        homes=[demo_planning.Home(s.xy, s.unit, s.group, s.population) for s in town.settlements],
+        rivers=[demo_planning.Water(r.name, r.line, r.width) for r in town.rivers],
+        hill=town.hill, hill_name=HILL_NAME,
+        roads=[demo_planning.Road(r.name, r.road_class, tuple(LineString(p) for p in r.parts))
+               for r in town.network.roads],
+        assets=town.assets, schools=town.schools, facilities=town.facilities, avoid=frozenset(avoid))
+    plan = demo_planning.planning_map(inputs)
+    town.zones = plan.zones
+    return plan.conflicts
 
 
 # ---------------------------------------------------------------------------------------- frames
@@ -1986,8 +1867,12 @@ def _to_storage(geoms: Sequence[shapely.Geometry | None]) -> np.ndarray:
     out = shapely.transform(np.array(geoms, dtype=object), project)
     for k, geom in enumerate(out):
         if geom is not None and geom.geom_type == "MultiPolygon" and not geom.is_valid:
-            # Rounding pinched a ring; snap-round it on the same 1e-8 grid, which keeps it valid.
-            out[k] = MultiPolygon(_polygons(shapely.set_precision(geom, 1e-8)))
+            # Rounding pinched a ring; snap-round it on the same 1e-8 grid, which keeps it valid. Where that
+            # fails (a hole pinched onto its shell), rebuild the rings from the same vertices instead.
+            try:
+                out[k] = MultiPolygon(_polygons(shapely.set_precision(geom, 1e-8)))
+            except shapely.errors.GEOSException:
+                out[k] = MultiPolygon(_polygons(shapely.make_valid(geom)))
     return out
 
 
@@ -2126,10 +2011,11 @@ def build(seed: int = DEFAULT_SEED) -> DemoTown:
     _roads(seed, town)
     _people(seed, town)
     _services_and_assets(seed, town)
-    _planning_zones(seed, town)
     villages = {v.code: v.name for v in town.villages}
     formers = {u.code: (u.name, town.villages[u.village].code) for u in town.units if u.kind == "former"}
     planted = demo_ledger.enrich_assets(seed, town.assets, villages, formers)
+    # Zones come after the ledger fields: the planted planning conflicts are buildings without full papers.
+    planted["planning_conflict"] = _planning_zones(seed, town, (c for codes in planted.values() for c in codes))
     return DemoTown(_frames(town), demo_ledger.build_ledger(seed, town.assets, villages, formers, planted))
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import shapely
 
+from gis_service.analysis.planning_conformance import conformance
+from gis_service.analysis.planning_overlay import overlay_zones
 from gis_service.db.models import Base
 from gis_service.demo.generator import LAYERS, TOWN_AREA_M2, TOWN_POPULATION, DemoTown, build, generate, write_demo
 from gis_service.layers.codelists import CODELISTS
@@ -287,8 +289,7 @@ def test_schools_and_facilities(layers: dict[str, gpd.GeoDataFrame], metric: dic
 # --------------------------------------------------------------------------------------- planning
 def test_planning_zones_do_not_overlap(metric: dict[str, gpd.GeoDataFrame]) -> None:
     zones = metric["planning_zones"]
-    assert set(zones["zone_type"]) >= {"development_boundary", "ecological_redline", "permanent_farmland",
-                                       "village_construction"}
+    assert set(zones["zone_type"]) == set(CODELISTS["zone_type"])
     geoms = zones.geometry.values
     tree = shapely.STRtree(geoms)
     types = zones["zone_type"].to_numpy()
@@ -297,10 +298,97 @@ def test_planning_zones_do_not_overlap(metric: dict[str, gpd.GeoDataFrame]) -> N
             assert geoms[i].intersection(geoms[j]).area < 1.0, (zones.iloc[i]["code"], zones.iloc[j]["code"])
     farmland = shapely.union_all(geoms[np.isin(types, ["permanent_farmland", "general_farmland"])])
     for other in ("development_boundary", "village_construction"):
-        assert farmland.intersection(shapely.union_all(geoms[types == other])).area < 10.0, other
+        assert farmland.intersection(shapely.union_all(geoms[types == other])).area < 1.0, other
     assert zones["plan_name"].eq("蓬莱镇国土空间总体规划(2021-2035年)").all()
     share = zones[zones["zone_type"] == "permanent_farmland"].area.sum() / TOWN_AREA_M2
     assert share > 0.3
+
+
+# Land uses (用地用海分类, 2023) a building or resource of each category may stand on.
+FITTING_LAND_USE = {
+    "village_office": {"0704", "0702"}, "culture_room": {"0704", "0803"}, "clinic": {"0806"},
+    "school": {"0804"}, "nursing_home": {"0807"}, "office": {"0801"}, "shop": {"0901"}, "factory": {"1001"},
+    "warehouse": {"1101"}, "other": {"0602", "1208", "1303"}, "pond": {"1704"}, "reservoir": {"1703"},
+    "forest": {"0301"}, "land": {"0101", "0103", "0403", "1001"},
+}
+
+
+def _land_use_parcels(metric: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    zones = metric["planning_zones"]
+    return zones[zones["zone_type"] != "development_boundary"].reset_index(drop=True)
+
+
+def test_land_use_parcels_tile_the_town(metric: dict[str, gpd.GeoDataFrame]) -> None:
+    parcels = _land_use_parcels(metric)
+    zones = metric["planning_zones"]
+    assert (zones["zone_type"] == "development_boundary").sum() == 1
+    assert 1500 <= len(parcels) <= 3000
+    union = shapely.union_all(parcels.geometry.values)
+    town = shapely.union_all(metric["villages"].geometry.values)
+    assert abs(union.area - town.area) / town.area < 1e-3
+    assert town.difference(union).area < 1e-3 * town.area
+    geoms = parcels.geometry.values
+    overlaps = [geoms[i].intersection(geoms[j]).area
+                for i, j in zip(*shapely.STRtree(geoms).query(geoms, predicate="intersects"), strict=True) if i < j]
+    assert max(overlaps) < 1.0
+    assert parcels["land_use_code"].notna().all()
+    assert (parcels["land_use_name"].notna()).all()
+
+
+def _parcel_of(points: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Each point with the one land-use parcel it lies in (``zone_type``, ``land_use_code``)."""
+    joined = gpd.sjoin(points, parcels[["zone_type", "land_use_code", "geometry"]], predicate="within", how="left")
+    assert joined.index.is_unique, "a point lies in more than one parcel"
+    return joined
+
+
+def test_assets_and_settlements_lie_on_land_that_fits_them(metric: dict[str, gpd.GeoDataFrame], town: DemoTown) -> None:
+    planted = set(town.ledger.planted["planning_conflict"])
+    parcels = _land_use_parcels(metric)
+    dev = metric["planning_zones"].loc[metric["planning_zones"]["zone_type"] == "development_boundary"].geometry.iloc[0]
+    assets = _parcel_of(metric["assets"], parcels)
+    fine = assets[~assets["code"].isin(planted)]
+    fits = [code in FITTING_LAND_USE[category] for code, category in zip(fine["land_use_code"], fine["category"],
+                                                                         strict=True)]
+    assert all(fits), fine.loc[[not f for f in fits], ["code", "category", "zone_type", "land_use_code"]]
+    buildings = fine[fine["asset_class"] != "resource"]
+    in_town = buildings.within(dev)
+    assert (buildings.loc[~in_town, "zone_type"] == "village_construction").all()
+    assert (buildings.loc[in_town, "zone_type"] == "other").all()
+    assert (buildings.loc[buildings["category"] == "office", "geometry"].within(dev)).all()
+    for category, zone_type in (("pond", "water"), ("reservoir", "water"), ("forest", "forest")):
+        assert (fine.loc[fine["category"] == category, "zone_type"] == zone_type).all(), category
+    settlements = _parcel_of(metric["settlements"], parcels)
+    in_town = settlements.within(dev)
+    assert (settlements.loc[~in_town, "land_use_code"] == "0703").all()
+    assert (settlements.loc[in_town, "land_use_code"] == "0701").all() and in_town.sum() > 50
+
+
+def test_planning_checks_find_exactly_the_planted_conflicts(metric: dict[str, gpd.GeoDataFrame],
+                                                            town: DemoTown) -> None:
+    assets = metric["assets"]
+    footprints = gpd.GeoSeries.from_wkt(town.layers["assets"]["footprint"], crs=4490).to_crs(METRIC)
+    shapes = gpd.GeoSeries(np.where(footprints.isna(), assets.geometry.values, footprints.values), crs=METRIC)
+    overlay = overlay_zones(shapes, metric["planning_zones"])
+    verdicts = conformance(overlay, list(assets["category"]))
+    not_conforming = {code for code, v in zip(assets["code"], verdicts, strict=True) if v.conforming is not True}
+    planted = town.ledger.planted["planning_conflict"]
+    parcels = _parcel_of(assets, _land_use_parcels(metric)).set_index("code")
+    on_farmland = [c for c in planted if parcels.loc[c, "zone_type"] == "permanent_farmland"]
+    in_red_line = [c for c in planted if parcels.loc[c, "zone_type"] == "ecological_redline"]
+    straddling = [c for c in planted if c not in on_farmland + in_red_line]
+    assert len(on_farmland) == 2 and len(in_red_line) == 1 and len(straddling) == 1
+    assert not_conforming == set(on_farmland + in_red_line)  # no asset lacks planning data any more
+    conflicted = parcels.loc[on_farmland + in_red_line]
+    assert (conflicted["use_status"] == "idle").all() and (conflicted["asset_class"] != "resource").all()
+    assert (conflicted["documents_status"] != "complete").all() and conflicted["certificate_no"].isna().all()
+    # The collective land footprint: partly construction land, partly permanent basic farmland.
+    k = int(np.flatnonzero(assets["code"] == straddling[0])[0])
+    touched = overlay.pairs[overlay.pairs["feature"] == k]
+    kinds = overlay.zones.loc[touched["zone"], "zone_type"].tolist()
+    assert assets.iloc[k]["category"] == "land" and overlay.touches("permanent_farmland")[k]
+    shares = touched.groupby(overlay.zones.loc[touched["zone"], "zone_type"].to_numpy())["share"].sum()
+    assert "village_construction" in kinds and 0.2 < shares["village_construction"] < 0.8, shares
 
 
 # ------------------------------------------------------------------------------------------- files
@@ -319,7 +407,7 @@ def test_write_demo_is_byte_identical_and_readable(tmp_path: Path) -> None:
     assert 105.1 < frame.total_bounds[0] < frame.total_bounds[2] < 105.4
 
 
-def test_bundled_files_and_readme_match_the_generator(layers: dict[str, gpd.GeoDataFrame]) -> None:
+def test_bundled_files_and_readme_match_the_generator(layers: dict[str, gpd.GeoDataFrame], town: DemoTown) -> None:
     directory = ROOT / "layers" / "demo"
     readme = (directory / "README.md").read_text(encoding="utf-8")
     for table, frame in layers.items():
@@ -328,6 +416,12 @@ def test_bundled_files_and_readme_match_the_generator(layers: dict[str, gpd.GeoD
         assert [f["properties"]["code"] for f in features] == frame["code"].tolist(), hint
         row = re.search(rf"^\| `{table}\.geojson` \|.*\| (\d+) \|$", readme, flags=re.MULTILINE)
         assert row is not None and int(row.group(1)) == len(frame), f"{table}: update the table in README.md"
+    zones = layers["planning_zones"]["zone_type"].value_counts()
+    for zone_type, count in zones.items():
+        row = re.search(rf"^\| `{zone_type}` .*\| (\d+) \|$", readme, flags=re.MULTILINE)
+        assert row is not None and int(row.group(1)) == count, f"{zone_type}: update the zone table in README.md"
+    for code in town.ledger.planted["planning_conflict"]:
+        assert f"`{code}`" in readme, f"{code}: list the planted planning conflicts in README.md"
 
 
 def test_other_seeds_give_other_towns(layers: dict[str, gpd.GeoDataFrame]) -> None:
