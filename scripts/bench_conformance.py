@@ -23,11 +23,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,18 +32,15 @@ from typing import Any
 import benchlib  # scripts/ is on sys.path when a script runs
 import numpy as np
 import shapely
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from benchlib import Timing, timed
+from sqlalchemy import Engine
 
 from gis_service.crs import analysis_crs, storage_crs, transform_geometries
 from gis_service.db.base import STORAGE_SRID
 from gis_service.db.dialects import dialect_for
-from gis_service.db.engine import create_db_engine
-from gis_service.db.migrate import upgrade
 from gis_service.layers.codelists import CODELISTS
 from gis_service.layers.registry import get_layer
 from gis_service.services.conformance import ConformanceService
-from gis_service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "conformance"
@@ -107,66 +101,10 @@ def load(engine: Engine, township: dict[str, Layer]) -> None:
             dialect.bulk_insert(conn, get_layer(name).table, columns, rows, geometries, STORAGE_SRID)
 
 
-# ================================================================ backends
 
 
-def postgis_engine(base_url: str) -> tuple[Engine, Callable[[], None]]:
-    """A fresh database of the benchmark's own next to the test database, and how to drop it."""
-    base = make_url(base_url)
-    url = base.set(database=BENCH_DB)
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
-    def admin_sql(statement: str) -> None:
-        with admin.connect() as conn:
-            conn.execute(text(statement))
-
-    admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin_sql(f'CREATE DATABASE "{BENCH_DB}"')
-    with create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    engine = create_db_engine(Settings(database_url=url.render_as_string(hide_password=False)))
-    upgrade(engine)
-
-    def drop() -> None:
-        engine.dispose()
-        admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.dispose()
-
-    return engine, drop
-
-
-def spatialite_engine(directory: Path) -> tuple[Engine, Callable[[], None]]:
-    engine = create_db_engine(Settings(database_url=f"sqlite:///{directory / 'bench_conformance.sqlite'}"))
-    upgrade(engine)
-    return engine, engine.dispose
-
-
-# ================================================================ timing
-
-
-@dataclass
-class Row:
-    backend: str
-    label: str
-    seconds: list[float]
-    note: str
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-
-def timed(call: Callable[[], Any], runs: int) -> list[float]:
-    call()  # warm-up: PROJ transformers, SQL caches
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        seconds.append(time.perf_counter() - start)
-    return seconds
-
-
-def bench(backend: str, engine: Engine, township: dict[str, Layer], runs: int) -> list[Row]:
+def bench(backend: str, engine: Engine, township: dict[str, Layer], runs: int) -> list[Timing]:
     start = time.perf_counter()
     load(engine, township)
     print(f"{backend}: loaded in {time.perf_counter() - start:.1f} s", flush=True)
@@ -174,9 +112,9 @@ def bench(backend: str, engine: Engine, township: dict[str, Layer], runs: int) -
     counts = service.layer("assets").counts()
     print(f"{backend}: verdicts as they stand {counts}", flush=True)
     rows = [
-        Row(backend, "assets as they stand", timed(lambda: service.layer("assets"), runs),
+        Timing(backend, "assets as they stand", timed(lambda: service.layer("assets"), runs),
             "`ConformanceService.layer('assets')`: read, project, overlay footprints, registration rule per category"),
-        Row(backend, "intended use (homestay)", timed(lambda: service.layer("assets", use="homestay"), runs),
+        Timing(backend, "intended use (homestay)", timed(lambda: service.layer("assets", use="homestay"), runs),
             "`ConformanceService.layer('assets', use='homestay')`: the same with the permitted-use table"),
     ]
     for row in rows:
@@ -187,7 +125,7 @@ def bench(backend: str, engine: Engine, township: dict[str, Layer], runs: int) -
 # ================================================================ report
 
 
-def render(rows: list[Row], n_assets: int, n_zones: int, runs: int, total: float,
+def render(rows: list[Timing], n_assets: int, n_zones: int, runs: int, total: float,
            load_before: tuple[float, float, float]) -> str:
     lines = [f"<!-- bench:{SECTION} -->", "## Planning conformance: assets against planning polygons", "",
              f"Generated by `scripts/bench_conformance.py` in {total:.0f} s on {benchlib.os_name()}, Python "
@@ -213,14 +151,14 @@ def render(rows: list[Row], n_assets: int, n_zones: int, runs: int, total: float
 def run(args: argparse.Namespace) -> None:
     started, load_before = time.perf_counter(), os.getloadavg()
     township = synthetic_township(args.assets, args.zones, args.seed)
-    rows: list[Row] = []
-    engine, drop = postgis_engine(args.postgres_url)
+    rows: list[Timing] = []
+    engine, drop = benchlib.postgis_database(args.postgres_url, BENCH_DB)
     try:
         rows += bench("PostGIS", engine, township, args.runs)
     finally:
         drop()
     with tempfile.TemporaryDirectory(prefix="bench-conformance-") as directory:
-        engine, dispose = spatialite_engine(Path(directory))
+        engine, dispose = benchlib.spatialite_database(Path(directory) / "bench_conformance.sqlite")
         try:
             rows += bench("SpatiaLite", engine, township, args.runs)
         finally:

@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,19 +33,16 @@ from typing import Any
 import benchlib  # scripts/ is on sys.path when a script runs
 import numpy as np
 import shapely
-from sqlalchemy import Engine, create_engine, insert, text
-from sqlalchemy.engine import make_url
+from benchlib import Timing, timed
+from sqlalchemy import Engine, insert
 
 from gis_service.crs import analysis_crs, storage_crs, transform_geometries
 from gis_service.db.base import STORAGE_SRID
 from gis_service.db.dialects import dialect_for
-from gis_service.db.engine import create_db_engine
-from gis_service.db.migrate import upgrade
 from gis_service.layers.registry import get_layer
 from gis_service.repositories.ledger_books import CLAIMS, PLANS, TRANSFERS
 from gis_service.services.ledger_checks import LedgerCheckService
 from gis_service.services.ledger_progress import LedgerProgressService
-from gis_service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "ledger"
@@ -151,66 +146,10 @@ def load(engine: Engine, county: County) -> None:
                 conn.execute(insert(table), rows[start:start + 5000])
 
 
-# ================================================================ backends
 
 
-def postgis_engine(base_url: str) -> tuple[Engine, Callable[[], None]]:
-    """A fresh database of the benchmark's own next to the test database, and how to drop it."""
-    base = make_url(base_url)
-    url = base.set(database=BENCH_DB)
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
-    def admin_sql(statement: str) -> None:
-        with admin.connect() as conn:
-            conn.execute(text(statement))
-
-    admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin_sql(f'CREATE DATABASE "{BENCH_DB}"')
-    with create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    engine = create_db_engine(Settings(database_url=url.render_as_string(hide_password=False)))
-    upgrade(engine)
-
-    def drop() -> None:
-        engine.dispose()
-        admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.dispose()
-
-    return engine, drop
-
-
-def spatialite_engine(directory: Path) -> tuple[Engine, Callable[[], None]]:
-    engine = create_db_engine(Settings(database_url=f"sqlite:///{directory / 'bench_ledger.sqlite'}"))
-    upgrade(engine)
-    return engine, engine.dispose
-
-
-# ================================================================ timing
-
-
-@dataclass
-class Row:
-    backend: str
-    label: str
-    seconds: list[float]
-    note: str
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-
-def timed(call: Callable[[], Any], runs: int) -> list[float]:
-    call()  # warm-up: PROJ transformers, SQL caches
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        seconds.append(time.perf_counter() - start)
-    return seconds
-
-
-def bench(backend: str, engine: Engine, county: County, runs: int) -> list[Row]:
+def bench(backend: str, engine: Engine, county: County, runs: int) -> list[Timing]:
     start = time.perf_counter()
     load(engine, county)
     print(f"{backend}: loaded in {time.perf_counter() - start:.1f} s", flush=True)
@@ -219,11 +158,11 @@ def bench(backend: str, engine: Engine, county: County, runs: int) -> list[Row]:
     report = checks.reconciliation()
     print(f"{backend}: reconciliation balanced={report.balanced}, {len(report.causes)} causes", flush=True)
     rows = [
-        Row(backend, "progress summary", timed(lambda: progress.progress(AS_OF), runs),
+        Timing(backend, "progress summary", timed(lambda: progress.progress(AS_OF), runs),
             "`LedgerProgressService.progress`: by status, village, lead unit, mode; overdue; 4 milestones per village"),
-        Row(backend, "reconciliation", timed(checks.reconciliation, runs),
+        Timing(backend, "reconciliation", timed(checks.reconciliation, runs),
             "`LedgerCheckService.reconciliation`: every asset in its former and merged village, books before/after"),
-        Row(backend, "inventory check", timed(checks.inventory_check, runs),
+        Timing(backend, "inventory check", timed(checks.inventory_check, runs),
             "`LedgerCheckService.inventory_check`: location, duplicate codes and names (20 m), outside villages"),
     ]
     for row in rows:
@@ -234,7 +173,7 @@ def bench(backend: str, engine: Engine, county: County, runs: int) -> list[Row]:
 # ================================================================ report
 
 
-def render(rows: list[Row], county: County, runs: int, total: float, load_before: tuple[float, float, float]) -> str:
+def render(rows: list[Timing], county: County, runs: int, total: float, load_before: tuple[float, float, float]) -> str:
     n_assets = len(county.layers["assets"][1])
     n_villages = len(county.layers["villages"][1])
     lines = [f"<!-- bench:{SECTION} -->", "## Ledger: progress summary and reconciliation", "",
@@ -261,14 +200,14 @@ def render(rows: list[Row], county: County, runs: int, total: float, load_before
 def run(args: argparse.Namespace) -> None:
     started, load_before = time.perf_counter(), os.getloadavg()
     county = synthetic_county(args.assets, args.villages, args.seed)
-    rows: list[Row] = []
-    engine, drop = postgis_engine(args.postgres_url)
+    rows: list[Timing] = []
+    engine, drop = benchlib.postgis_database(args.postgres_url, BENCH_DB)
     try:
         rows += bench("PostGIS", engine, county, args.runs)
     finally:
         drop()
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as directory:
-        engine, dispose = spatialite_engine(Path(directory))
+        engine, dispose = benchlib.spatialite_database(Path(directory) / "bench_ledger.sqlite")
         try:
             rows += bench("SpatiaLite", engine, county, args.runs)
         finally:
