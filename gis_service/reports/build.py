@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -24,7 +24,7 @@ from gis_service.errors import NotFoundError
 from gis_service.reports import basemaps
 from gis_service.reports.basemaps import OFFLINE, Basemap
 from gis_service.reports.data import data_digest, load_report_data
-from gis_service.reports.i18n import check_language, t
+from gis_service.reports.i18n import REPORT_TZ, check_language, t
 from gis_service.settings import Settings
 
 log = logging.getLogger("gis_service.reports")
@@ -46,6 +46,7 @@ class ReportSpec:
     layers: tuple[str, ...]
     module: str
     tables: tuple[str, ...] = ()  # non-layer tables it reads (ledger), whose versions count too
+    dated: bool = False  # it shows what is due or overdue today: stale on the next day even if no data changed
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -74,7 +75,7 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
                "gis_service.reports.coverage"),
     ReportSpec("revitalisation", ("villages", "assets", "settlements", "service_points", "schools", "facilities",
                                   "planning_zones", "roads", "rivers", "bridges"),
-               "gis_service.reports.revitalisation", tables=("revitalisation_plans",)),
+               "gis_service.reports.revitalisation", tables=("revitalisation_plans",), dated=True),
     ReportSpec("planning", ("villages", "assets", "planning_zones", "rivers", "roads"), "gis_service.reports.planning"),
     ReportSpec("schools", ("villages", "settlements", "schools", "assets", "roads", "rivers", "bridges"),
                "gis_service.reports.schools"),
@@ -212,7 +213,14 @@ def _is_current(engine: Engine, out_dir: Path, entry: BuiltReport | None, spec: 
     if entry is None or entry.language != language or entry.basemap != basemap.name or \
             not (out_dir / spec.file).is_file():
         return False
+    if spec.dated and _report_day(datetime.fromisoformat(entry.built_at)) != _report_day(datetime.now(UTC)):
+        return False
     return entry.digest == data_digest(engine, spec.sources)
+
+
+def _report_day(moment: datetime) -> date:
+    """The day a moment falls on where the reports are read (Beijing time)."""
+    return moment.astimezone(REPORT_TZ).date()
 
 
 def _write_manifest(out_dir: Path, manifest: dict[str, BuiltReport]) -> None:

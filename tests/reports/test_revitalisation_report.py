@@ -3,8 +3,9 @@ plan, the overdue list leaders chase, and staleness when a plan changes."""
 
 from __future__ import annotations
 
+import json
 import shutil
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -65,3 +66,13 @@ def test_a_struck_off_plan_makes_the_report_stale(built_zh: Built, demo_engine: 
         with demo_engine.begin() as conn:
             conn.execute(text("UPDATE revitalisation_plans SET note = :note WHERE id = :id"),
                          {"id": previous[0], "note": previous[1]})
+
+
+def test_the_overdue_list_is_rebuilt_on_a_new_day(built_zh: Built, demo_engine: Engine, tmp_path: Path) -> None:
+    shutil.copytree(built_zh.folder, tmp_path, dirs_exist_ok=True)
+    ensure_current(demo_engine, tmp_path, language="zh")
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    manifest["revitalisation"]["built_at"] = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    # Nothing changed in the data, but yesterday's overdue list is not today's: only that report is rebuilt.
+    assert ensure_current(demo_engine, tmp_path, language="zh") == ["revitalisation"]
