@@ -225,6 +225,7 @@ def backup(
     report = BackupService(_engine(settings), DocumentStore.from_settings(settings)).backup(out_path)
     out.print(f"backup {report.path}: schema {report.revision}, "
               + ", ".join(f"{name} {n:,}" for name, n in report.rows.items() if n) + f", files {report.files}")
+    _warn_missing(report.missing)
 
 
 @app.command()
@@ -236,6 +237,13 @@ def restore(path: Annotated[Path, typer.Argument(help="Backup file written by gi
     settings = get_settings()
     report = BackupService(_engine(settings), DocumentStore.from_settings(settings)).restore(path)
     out.print(f"restored {sum(report.rows.values()):,} rows and {report.files} uploaded files from {report.path}")
+    _warn_missing(report.missing)
+
+
+def _warn_missing(missing: tuple[str, ...]) -> None:
+    if missing:
+        err.print(f"warning: {len(missing)} uploaded file(s) named in the ledger are missing from the upload "
+                  f"folder (缺少附件文件): {', '.join(m[:12] for m in missing)}")
 
 
 @users_app.command("add")

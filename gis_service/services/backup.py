@@ -26,6 +26,7 @@ class BackupReport:
     revision: str
     rows: dict[str, int]  # per table
     files: int = 0  # uploaded documents kept or brought back
+    missing: tuple[str, ...] = ()  # SHA-256 of documents the ledger names but whose file is not there
 
 
 class BackupService:
@@ -49,27 +50,30 @@ class BackupService:
                     for batch in snapshot.read_rows(conn, table):
                         writer.write_rows(table.name, batch)
                         rows[table.name] += len(batch)
-                files = self._keep_files(conn, writer)
+                files, missing = self._keep_files(conn, writer)
             writer.close({"revision": revision, "backend": self.engine.dialect.name, "files": str(files),
+                          "missing_files": ",".join(missing),
                           "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                           **{f"rows.{name}": str(n) for name, n in rows.items()}})
         except BaseException:
             writer.abort()
             raise
-        return BackupReport(path, revision, rows, files)
+        return BackupReport(path, revision, rows, files, missing)
 
-    def _keep_files(self, conn: Connection, writer: BackupWriter) -> int:
+    def _keep_files(self, conn: Connection, writer: BackupWriter) -> tuple[int, tuple[str, ...]]:
+        """Copy every uploaded file the ledger names; a lost file is listed (and the backup goes on: one lost
+        photo must not stop every later backup of everything else)."""
         if self.uploads is None:
-            return 0
-        kept = 0
+            return 0, ()
+        kept, missing = 0, []
         for sha256 in snapshot.document_hashes(conn):
             path = self.uploads.path_of(sha256)
             if not path.is_file():
-                raise InvalidInputError(f"uploaded file {sha256} named by the documents table is missing from "
-                                        f"{self.uploads.root}; nothing was backed up")
+                missing.append(sha256)
+                continue
             writer.write_file(sha256, path.read_bytes())
             kept += 1
-        return kept
+        return kept, tuple(missing)
 
     def restore(self, path: Path) -> BackupReport:
         """Load a backup into this database, which must be empty; all of it or (on any error) none."""
@@ -89,9 +93,18 @@ class BackupService:
                 for table in tables:
                     snapshot.restart_ids(conn, table)
                 files = self._bring_back_files(reader)
+                missing = self._missing_files(conn)
         finally:
             reader.close()
-        return BackupReport(path, revision, rows, files)
+        return BackupReport(path, revision, rows, files, missing)
+
+    def _missing_files(self, conn: Connection) -> tuple[str, ...]:
+        """Documents the restored ledger names whose file is not in the upload folder (e.g. a backup taken
+        without its files, or with files already lost then)."""
+        if self.uploads is None:
+            return ()
+        uploads = self.uploads
+        return tuple(h for h in snapshot.document_hashes(conn) if not uploads.path_of(h).is_file())
 
     def _bring_back_files(self, reader: BackupReader) -> int:
         """Write the backup's files into the upload folder (each checked against its SHA-256), inside the
