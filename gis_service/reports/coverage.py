@@ -109,7 +109,7 @@ def build(data: ReportData, *, language: str, built_at: datetime) -> str:
     """The coverage report as one HTML document."""
     view = CoverageView.from_data(data)
     stored = _to_storage(view)
-    fmap = new_map(bounds_latlon(stored["villages"]))
+    fmap = new_map(bounds_latlon(stored["villages"]), canvas=True)
     add_online_tiles(fmap, language)
     _add_villages(fmap, stored["villages"], view, language)
     add_rivers_and_roads(fmap, data["rivers"], data["roads"], language, show_roads=False)

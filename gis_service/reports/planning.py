@@ -86,7 +86,7 @@ def _state(registration: AssetRegistration) -> str:
 def build(data: ReportData, *, language: str, built_at: datetime) -> str:
     """The planning report as one HTML document."""
     view = PlanningView.from_data(data)
-    fmap = new_map(bounds_latlon(data["villages"]))
+    fmap = new_map(bounds_latlon(data["villages"]), canvas=True)
     add_online_tiles(fmap, language)
     _add_land_use(fmap, view.zones[~view.zones["zone_type"].isin(CONTROL_LINES)], language)
     for zone_type in CONTROL_LINES:

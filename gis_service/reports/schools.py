@@ -98,7 +98,7 @@ def build(data: ReportData, *, language: str, built_at: datetime) -> str:
               "areas": areas_frame(view.schools.dropna(subset=["area"])).to_crs(storage_crs()),
               "settlements": view.settlements.to_crs(storage_crs()),
               "idle": view.idle_schools.to_crs(storage_crs())}
-    fmap = new_map(bounds_latlon(data["villages"]))
+    fmap = new_map(bounds_latlon(data["villages"]), canvas=True)
     add_online_tiles(fmap, language)
     add_village_base(fmap, data["villages"], language)
     add_rivers_and_roads(fmap, data["rivers"], data["roads"], language, show_roads=False)

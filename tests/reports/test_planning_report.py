@@ -36,7 +36,7 @@ def test_planning_map_draws_zones_control_lines_and_conflicts(built_zh: Built, v
         states = opened.js("GisReport.layers.assets.getLayers().map(l => l.feature.properties.state)")
         assert len(states) == len(view.assets) and states.count("conflict") == conflicts > 0
         assert opened.page.locator(".report-table tbody tr").count() == conflicts
-        opened.js("GisReport.layers.assets.getLayers().find(l => l.feature.properties.state === 'conflict')"
+        opened.js("void GisReport.layers.assets.getLayers().find(l => l.feature.properties.state === 'conflict')"
                   ".openPopup()")
         popup = opened.page.locator(".leaflet-popup-content").inner_text()
         assert "规划符合性" in popup and "登记路径" in popup and "不符合规划" in popup

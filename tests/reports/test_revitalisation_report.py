@@ -43,7 +43,7 @@ def test_revitalisation_map_shows_every_idle_asset_and_the_overdue_plans(built_z
         assert opened.page.locator(".report-table tbody tr.alarm").count() == overdue
         summary = opened.page.locator(".summary-panel").inner_text()
         assert f"逾期\n{overdue}" in summary and f"未制定方案\n{no_plan}" in summary
-        opened.js("GisReport.layers.idle_assets.getLayers().find(l => l.feature.properties.state === 'overdue')"
+        opened.js("void GisReport.layers.idle_assets.getLayers().find(l => l.feature.properties.state === 'overdue')"
                   ".openPopup()")
         popup = opened.page.locator(".leaflet-popup-content").inner_text()
         assert "责任人" in popup and "完成时限" in popup and "牵头单位" in popup

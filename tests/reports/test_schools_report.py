@@ -50,7 +50,7 @@ def test_kindergarten_gaps_are_a_layer_to_switch_on(built_zh: Built, open_page: 
         page.locator(".leaflet-control-layers").hover()
         page.locator(".leaflet-control-layers-overlays label", has_text="幼儿园1公里外的儿童").locator("input").check()
         assert opened.js("GisReport.map.hasLayer(GisReport.layers.beyond_kindergarten)")
-        opened.js("GisReport.layers.schools.getLayers()[0].openPopup()")
+        opened.js("void GisReport.layers.schools.getLayers()[0].openPopup()")
         text = page.locator(".leaflet-popup-content").inner_text()
         assert "学段" in text and "办学状态" in text
         assert opened.errors == []
