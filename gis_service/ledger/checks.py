@@ -19,6 +19,9 @@ from gis_service.crs import ANALYSIS_EPSG
 # Categories whose location is an area: a point alone does not say where a field or pond ends.
 AREA_CATEGORIES = frozenset({"land", "pond", "forest", "reservoir"})
 DEFAULT_WITHIN_M = 20.0
+# Same-name assets farther apart than this are different assets (two ponds called 堰塘 in different groups), not
+# one asset counted twice; the cap also bounds how many same-name neighbours a common name can have.
+MAX_WITHIN_M = 500.0
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ def inventory_check(assets: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, former
     villages, former_villages
         Columns ``code`` and polygon geometries, in EPSG:4544.
     within_m
-        Two assets of the same name closer than this are reported as a likely duplicate.
+        Two assets of the same name closer than this are reported as a likely duplicate; 0 to
+        :data:`MAX_WITHIN_M` metres.
 
     Returns
     -------
@@ -114,8 +118,8 @@ def inventory_check(assets: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, former
     """
     for frame, what in ((assets, "assets"), (villages, "villages"), (former_villages, "former_villages")):
         require_metres(frame, what)
-    if within_m < 0:
-        raise ValueError("within_m must not be negative")
+    if not 0 <= within_m <= MAX_WITHIN_M:
+        raise ValueError(f"within_m must be between 0 and {MAX_WITHIN_M:g} metres (got {within_m:g})")
     return InventoryCheck(
         within_m=within_m, assets=len(assets),
         missing_location=missing_location(assets), duplicate_codes=duplicate_codes(assets["code"]),
@@ -168,22 +172,44 @@ def duplicate_codes(codes: pd.Series) -> tuple[CodeCollision, ...]:
 
 
 def duplicate_names(assets: gpd.GeoDataFrame, within_m: float) -> tuple[NameDuplicate, ...]:
-    """Pairs of assets with the same (normalised) name whose points lie within ``within_m`` metres."""
+    """Pairs of assets with the same (normalised) name whose points lie within ``within_m`` metres.
+
+    Only assets that share a name are ever paired, so the work and memory follow the number of same-name
+    neighbours, however many other assets lie around.
+    """
     usable = np.flatnonzero(usable_points(assets.geometry))
-    points = assets.geometry.to_numpy(dtype=object)[usable]
-    if len(points) < 2:
-        return ()
-    left, right = shapely.STRtree(points).query(points, predicate="dwithin", distance=within_m)
-    keep = left < right
-    left, right = left[keep], right[keep]
     names = assets["name"].map(normalise_text).to_numpy()[usable]
-    same = names[left] == names[right]
-    left, right = left[same], right[same]
+    shared = pd.Series(names).duplicated(keep=False).to_numpy()  # a name held once cannot be a duplicate
+    rows = usable[shared]
+    if len(rows) < 2:
+        return ()
+    points = assets.geometry.to_numpy(dtype=object)[rows]
+    left, right = same_group_within(points, pd.factorize(names[shared])[0], within_m)
     distances = shapely.distance(points[left], points[right])
-    codes, shown = assets["code"].to_numpy()[usable], assets["name"].to_numpy()[usable]
+    codes, shown = assets["code"].to_numpy()[rows], assets["name"].to_numpy()[rows]
     pairs = [NameDuplicate(str(shown[a]), (str(codes[a]), str(codes[b])), round(float(d), 2))
              for a, b, d in zip(left, right, distances, strict=True)]
     return tuple(sorted(pairs, key=lambda p: p.codes))
+
+
+def same_group_within(points: np.ndarray, groups: np.ndarray, within_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(i, j)``, ``i < j``, of points in the same group no more than ``within_m`` apart.
+
+    Each group is moved east by its own multiple of a spacing wider than all points plus ``within_m``, so points
+    of different groups end up farther apart than ``within_m`` and one STRtree query finds only same-group pairs
+    (one vectorised query instead of a loop over thousands of small groups). Distances are then re-measured on
+    the original points, so the shift cannot change a result.
+    """
+    xy = shapely.get_coordinates(points)
+    x_min, x_max = float(xy[:, 0].min()), float(xy[:, 0].max())
+    spacing = (x_max - x_min) + 2 * within_m + 1.0
+    shifted = shapely.points(xy[:, 0] - x_min + groups * spacing, xy[:, 1])
+    # a millimetre of slack: large shifted coordinates round, and the exact test below decides
+    left, right = shapely.STRtree(shifted).query(shifted, predicate="dwithin", distance=within_m + 1e-3)
+    keep = (left < right) & (groups[left] == groups[right])
+    left, right = left[keep], right[keep]
+    near = shapely.distance(points[left], points[right]) <= within_m
+    return left[near], right[near]
 
 
 def containing_index(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:

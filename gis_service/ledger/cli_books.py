@@ -176,8 +176,13 @@ def _show_transfer(record: dict[str, Any], settings: Settings, as_json: bool) ->
     if as_json:
         _print_json(record)
         return
+    from gis_service.services.ledger_transfers import owner_unit_warning
+
     title = "资产移交" if _zh(settings) else "Transfer"
     out.print(_table(title, TRANSFER_HEADERS, _transfer_rows([record], settings.language), _zh(settings)))
+    warning = owner_unit_warning(record, settings.language)
+    if warning is not None:
+        out.print(warning, markup=False)
 
 
 # ---------------------------------------------------------------------- claims and debts
@@ -264,7 +269,7 @@ def _show_claim(record: dict[str, Any], settings: Settings, as_json: bool) -> No
 
 
 def check(
-    within_m: Annotated[float, typer.Option(help="Same-name assets closer than this (m) are duplicates.")] = 20.0,
+    within_m: Annotated[float, typer.Option(help="Same-name assets closer than this (m, ≤500) are duplicates.")] = 20.0,
     as_json: AsJson = False,
 ) -> None:
     """Inventory check: assets without location, duplicates, assets outside their stated village."""

@@ -3,11 +3,17 @@
 Counts, areas and values by use status and plan status; by village, lead unit and revitalisation mode;
 overdue plans; and the notice's four milestones with each merged village's completion. Frames in, typed
 results out; every step is a pandas group-by, so 20,000 assets take milliseconds.
+
+Everything is judged ``as_of`` a date from the dated ledger events: a plan made after ``as_of`` did not exist
+then, a plan struck off after ``as_of`` was still open then, and a milestone item counts as done only if it was
+done by both the due date and ``as_of``. The ledger keeps no earlier plan statuses (pending vs. in progress) nor
+earlier asset attributes, so a plan open on ``as_of`` shows its current open status (``in_progress`` if it has
+since been struck off), and assets show their current use status and owner.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -79,8 +85,8 @@ class OverduePlan:
 
 @dataclass(frozen=True)
 class Completion:
-    """How many of a milestone's items were done by its due date; ``state`` is met, missed (due date passed
-    with items left) or open (not due yet). Nothing to do counts as met."""
+    """How many of a milestone's items were done by its due date (as known on ``as_of``); ``state`` is met,
+    missed (due date passed by ``as_of`` with items left) or open (not due yet). Nothing to do counts as met."""
 
     code: str
     name: str | None
@@ -150,6 +156,7 @@ class LedgerFrames:
 
 def progress(frames: LedgerFrames, milestones: dict[str, date], as_of: date) -> Progress:
     """The progress summary of the ledger ``as_of`` a date, with ``milestones`` (key → due date)."""
+    frames = replace(frames, plans=plans_as_of(frames.plans, as_of))
     assets = _amounts(frames.assets)
     plans = _plans_with_assets(frames.plans, assets, as_of)
     return Progress(
@@ -157,6 +164,23 @@ def progress(frames: LedgerFrames, milestones: dict[str, date], as_of: date) -> 
         by_village=_by_village(assets, plans, frames.villages), by_lead_unit=_plan_groups(plans, "lead_unit"),
         by_mode=_plan_groups(plans, "mode"), overdue=_overdue(plans, as_of),
         milestones=milestone_progress(frames, milestones, as_of))
+
+
+def plans_as_of(plans: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """The plans as they stood on ``as_of``.
+
+    Plans made after ``as_of`` are dropped. A plan struck off after ``as_of`` was still open on ``as_of``; its
+    status then (pending or in progress) is not kept, so it is shown as ``in_progress`` without a strike-off date.
+    Plans struck off without a recorded date stay struck off.
+    """
+    made = _on_or_before(plans["planned_on"], as_of)
+    then = plans[made].copy()
+    struck_off_on = pd.to_datetime(then["struck_off_on"], errors="coerce")
+    later = ((then["status"] == "struck_off") & struck_off_on.notna()
+             & (struck_off_on > pd.Timestamp(as_of))).to_numpy()
+    then.loc[later, "status"] = "in_progress"
+    then.loc[later, "struck_off_on"] = None
+    return then.reset_index(drop=True)
 
 
 def _amounts(assets: pd.DataFrame) -> pd.DataFrame:
@@ -238,11 +262,12 @@ def _as_date(value: object) -> date:
 
 def milestone_progress(frames: LedgerFrames, milestones: dict[str, date], as_of: date
                        ) -> tuple[MilestoneProgress, ...]:
-    """Each milestone's completion by its due date, for the town and per merged village.
+    """Each milestone's completion by its due date as known on ``as_of``, for the town and per merged village.
 
-    inventory: assets with ``inventoried_on`` on or before the due date; transfer: former villages' assets
-    and claims/debts transferred (completed, dated) by then; plans: idle and partly idle assets with a plan
-    made by then; revitalisation: plans struck off by then.
+    An item counts as done only if done by the earlier of the due date and ``as_of``; ``frames.plans`` are
+    taken to be the plans as of ``as_of`` (see :func:`plans_as_of`). inventory: assets with ``inventoried_on``
+    by then; transfer: former villages' assets and claims/debts transferred (completed, dated) by then; plans:
+    idle and partly idle assets with a plan made by then; revitalisation: plans struck off by then.
     """
     items = {"inventory": _inventory_items, "transfer": _transfer_items, "plans": _plan_items,
              "revitalisation": _revitalisation_items}
@@ -250,7 +275,7 @@ def milestone_progress(frames: LedgerFrames, milestones: dict[str, date], as_of:
     result = []
     for rule in MILESTONES:
         due = milestones[rule.key]
-        village, done = items[rule.key](frames, due)
+        village, done = items[rule.key](frames, min(due, as_of))
         result.append(_milestone(rule.key, due, as_of, village, done, villages))
     return tuple(result)
 
@@ -260,36 +285,36 @@ def _on_or_before(values: pd.Series, due: date) -> np.ndarray:
     return (stamps.notna() & (stamps <= pd.Timestamp(due))).to_numpy()
 
 
-def _inventory_items(frames: LedgerFrames, due: date) -> tuple[pd.Series, np.ndarray]:
-    return frames.assets["village_code"], _on_or_before(frames.assets["inventoried_on"], due)
+def _inventory_items(frames: LedgerFrames, cutoff: date) -> tuple[pd.Series, np.ndarray]:
+    return frames.assets["village_code"], _on_or_before(frames.assets["inventoried_on"], cutoff)
 
 
-def _transfer_items(frames: LedgerFrames, due: date) -> tuple[pd.Series, np.ndarray]:
+def _transfer_items(frames: LedgerFrames, cutoff: date) -> tuple[pd.Series, np.ndarray]:
     """Assets and claims of former villages, keyed by the merged village each former village joined."""
     merged_into = frames.former_villages.set_index("code")["merged_into"]
     former = set(frames.former_villages["code"])
     assets, transfers = frames.assets, frames.transfers
     origin = pd.Series(asset_origins(assets, transfers, former), index=assets.index)
-    done_transfers = transfers[(transfers["status"] == "completed") & _on_or_before(transfers["transfer_date"], due)]
+    done_transfers = transfers[(transfers["status"] == "completed") & _on_or_before(transfers["transfer_date"], cutoff)]
     done_pairs = pd.MultiIndex.from_frame(done_transfers[["asset_code", "from_code"]])
     belongs = origin.notna()
     asset_done = pd.MultiIndex.from_arrays([assets["code"], origin]).isin(done_pairs)[belongs.to_numpy()]
     claims = frames.claims[frames.claims["former_village_code"].isin(former)]
-    claim_done = ((claims["status"] == "completed").to_numpy() & _on_or_before(claims["transfer_date"], due))
+    claim_done = ((claims["status"] == "completed").to_numpy() & _on_or_before(claims["transfer_date"], cutoff))
     village = pd.concat([origin[belongs].map(merged_into), claims["former_village_code"].map(merged_into)],
                         ignore_index=True)
     return village, np.concatenate([asset_done, claim_done])
 
 
-def _plan_items(frames: LedgerFrames, due: date) -> tuple[pd.Series, np.ndarray]:
+def _plan_items(frames: LedgerFrames, cutoff: date) -> tuple[pd.Series, np.ndarray]:
     needing = frames.assets[frames.assets["use_status"].isin(NEEDS_PLAN)]
-    plans = frames.plans[_on_or_before(frames.plans["planned_on"], due)]
+    plans = frames.plans[_on_or_before(frames.plans["planned_on"], cutoff)]
     return needing["village_code"], needing["code"].isin(set(plans["asset_code"])).to_numpy()
 
 
-def _revitalisation_items(frames: LedgerFrames, due: date) -> tuple[pd.Series, np.ndarray]:
+def _revitalisation_items(frames: LedgerFrames, cutoff: date) -> tuple[pd.Series, np.ndarray]:
     village = frames.plans["asset_code"].map(frames.assets.drop_duplicates("code").set_index("code")["village_code"])
-    done = (frames.plans["status"] == "struck_off").to_numpy() & _on_or_before(frames.plans["struck_off_on"], due)
+    done = (frames.plans["status"] == "struck_off").to_numpy() & _on_or_before(frames.plans["struck_off_on"], cutoff)
     return village.reset_index(drop=True), done
 
 

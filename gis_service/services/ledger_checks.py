@@ -15,11 +15,9 @@ from sqlalchemy import Engine
 
 from gis_service.crs import analysis_crs, storage_crs, transform_geometries
 from gis_service.errors import InvalidInputError
-from gis_service.ledger.checks import DEFAULT_WITHIN_M, InventoryCheck, inventory_check
+from gis_service.ledger.checks import DEFAULT_WITHIN_M, MAX_WITHIN_M, InventoryCheck, inventory_check
 from gis_service.ledger.reconciliation import Reconciliation, reconcile
 from gis_service.repositories.ledger_books import LedgerBooksRepository
-
-MAX_WITHIN_M = 10_000.0
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ from gis_service.services.features import Features, features_from_rows
 
 VILLAGE_CODE = re.compile(r"^\d{12}$")
 COLLECTIVE_SUFFIX = "股份经济合作联合社"  # the merged village's collective economic organisation
+# Receiving units other than merged villages whose owner-unit name (产权单位) is known. Only the town itself: other
+# units (departments, town companies) have no register here, so their assets keep owner_unit until a clerk edits it.
+UNIT_NAMES: dict[str, str] = {"510923100": "蓬莱镇人民政府"}
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,12 @@ class TransferService:
             return _as_dict(transfers.get(transfer_id))
 
     def complete_transfer(self, transfer_id: int, handover: Handover, principal: Principal) -> dict[str, Any]:
-        """Complete a pending transfer: the asset passes to the receiver (owner_code, and owner_unit when a
-        village receives it), recorded in the asset's history."""
+        """Complete a pending transfer: the asset passes to the receiver, recorded in the asset's history.
+
+        owner_code becomes the receiver's code and owner_unit (产权单位) its name: a merged village's collective,
+        or a unit of :data:`UNIT_NAMES`. A unit whose name is not known keeps the asset's owner_unit; the result
+        then says so (``owner_unit_kept``), so a clerk can correct it by editing the asset.
+        """
         require_edit(principal, "assets")
         with write_transaction(self.engine) as conn:
             transfers = TransferRepository(conn)
@@ -115,18 +122,17 @@ class TransferService:
             when, approval = _handover(handover, transfer.transfer_date, transfer.approval)
             places = PlacesRepository(conn)
             asset = _asset(places, transfer.asset_code)
-            village = places.village(transfer.to_code)
             _check_scope(principal, asset.village_code, transfer.to_code)
             if (asset.owner_code or "") != transfer.from_code:
                 raise ConflictError(f"asset {asset.code} is now owned by '{asset.owner_code}', not "
                                     f"'{transfer.from_code}' as when transfer {transfer_id} was recorded; "
                                     "record a new transfer")
-            owner = {"owner_code": transfer.to_code}
-            if village is not None:
-                owner["owner_unit"] = f"{village.name}{COLLECTIVE_SUFFIX}"
+            unit = _unit_name(places, transfer.to_code)
+            owner = {"owner_code": transfer.to_code, **({} if unit is None else {"owner_unit": unit})}
             _change_asset(conn, asset.id, owner, principal)
             transfers.complete(transfer_id, when, approval)
-            return _as_dict(transfers.get(transfer_id))
+            return {**_as_dict(transfers.get(transfer_id)), "owner_unit": unit or asset.owner_unit,
+                    "owner_unit_kept": unit is None}
 
     def transfer(self, transfer_id: int) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -232,6 +238,26 @@ def _check_receiver(places: PlacesRepository, to_code: str) -> None:
                               f"it joined ({former.merged_into}) or to a unit")
     if VILLAGE_CODE.match(to_code):
         raise LedgerRuleError(f"to_code '{to_code}' looks like a village code but no merged village has it")
+
+
+def _unit_name(places: PlacesRepository, code: str) -> str | None:
+    """The owner-unit name (产权单位) of a receiver: a merged village's collective, a known unit, else ``None``."""
+    village = places.village(code)
+    if village is not None:
+        return f"{village.name}{COLLECTIVE_SUFFIX}"
+    return UNIT_NAMES.get(code)
+
+
+def owner_unit_warning(record: dict[str, Any], language: str) -> str | None:
+    """What to tell the clerk when a completed transfer left the asset's owner_unit as it was (else ``None``)."""
+    if not record.get("owner_unit_kept"):
+        return None
+    kept = record.get("owner_unit") or ("(空)" if language == "zh" else "(empty)")
+    if language == "zh":
+        return (f"接收单位 {record['to_code']} 的名称未登记,资产 {record['asset_code']} 的产权单位仍为"
+                f"“{kept}”,请编辑资产更正")
+    return (f"the name of receiving unit {record['to_code']} is not known: asset {record['asset_code']} keeps "
+            f"owner_unit '{kept}'; edit the asset to correct it")
 
 
 def _handover(handover: Handover, stored_date: date | None, stored_approval: str | None) -> tuple[date, str]:

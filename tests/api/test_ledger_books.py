@@ -12,7 +12,7 @@ from gis_service.api import create_app
 from gis_service.services.users import UserService
 from tests.api.conftest import serving, settings_for
 from tests.conftest import BACKENDS, make_engine
-from tests.ledger_books_town import F1, F2, V1, V2, load
+from tests.ledger_books_town import F1, F2, TOWN, V1, V2, load
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,10 @@ def test_check_json_and_geojson(http: httpx.Client) -> None:
     assert features["JT-005"]["properties"]["problems"] == ["no_location_text", "outside_village",
                                                             "outside_former_village"]
     assert http.get("/ledger/check", params={"f": "csv"}).status_code == 400
+    assert http.get("/ledger/check", params={"within_m": 500}).json()["withinM"] == 500
+    too_far = http.get("/ledger/check", params={"within_m": 10_000})
+    assert too_far.status_code == 400 and too_far.headers["content-type"] == "application/problem+json"
+    assert "within_m" in too_far.json()["detail"] and "500" in too_far.json()["detail"]
 
 
 def test_reconciliation(http: httpx.Client) -> None:
@@ -123,6 +127,8 @@ def test_reconciliation(http: httpx.Client) -> None:
 def test_progress_and_milestones(http: httpx.Client, town: Town) -> None:
     body = http.get("/ledger/progress", params={"as_of": "2021-10-15"}).json()
     assert body["asOf"] == "2021-10-15"
+    before = http.get("/ledger/progress", params={"as_of": "2021-04-01"}).json()
+    assert {s["key"]: s["count"] for s in before["byPlanStatus"]} == {"none": 3}  # no plan in this town yet
     inventory = body["milestones"][0]
     assert inventory["key"] == "inventory" and inventory["due"] == "2021-03-31"
     assert {v["code"]: v["state"] for v in inventory["villages"]} == {V1: "missed", V2: "met"}
@@ -136,3 +142,23 @@ def test_progress_and_milestones(http: httpx.Client, town: Town) -> None:
                     headers=_as(town.cadre_v2)).status_code == 403
     assert http.put("/ledger/milestones/harvest", json={"due": "2021-04-30"},
                     headers=_as(town.editor)).status_code == 404
+
+
+def test_transfer_owner_unit_follows_the_receiver(http: httpx.Client, town: Town) -> None:
+    def complete(asset: str, giver: str, receiver: str) -> dict[str, object]:
+        created = http.post("/ledger/transfers", json={"asset_code": asset, "from_code": giver, "to_code": receiver},
+                            headers=_as(town.editor))
+        assert created.status_code == 201, created.text
+        done = http.patch(f"/ledger/transfers/{created.json()['id']}", headers=_as(town.editor),
+                          json={"transfer_date": "2021-05-20", "approval": "蓬府〔2021〕14号"})
+        assert done.status_code == 200, done.text
+        return dict(done.json())
+
+    to_town = complete("JT-002", V1, TOWN)
+    assert (to_town["owner_unit"], to_town["owner_unit_kept"]) == ("蓬莱镇人民政府", False)
+    assert "owner_unit_warning" not in to_town
+    asset = http.get("/collections/assets/items", params={"code": "JT-002"}).json()["features"][0]
+    assert (asset["properties"]["owner_code"], asset["properties"]["owner_unit"]) == (TOWN, "蓬莱镇人民政府")
+    to_unit = complete("JT-002", TOWN, "12510923MB0001234X")
+    assert (to_unit["owner_unit"], to_unit["owner_unit_kept"]) == ("蓬莱镇人民政府", True)
+    assert "产权单位仍为“蓬莱镇人民政府”" in str(to_unit["owner_unit_warning"])

@@ -5,14 +5,17 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 from shapely.geometry import Point
 
+from gis_service.crs import analysis_crs
 from gis_service.ledger.checks import (
     CodeCollision,
     MissingLocation,
     NameDuplicate,
     OutsideBoundary,
     containing_index,
+    duplicate_names,
     inventory_check,
     normalise_text,
 )
@@ -68,3 +71,47 @@ def test_refuses_degrees() -> None:
     town = frames()
     with pytest.raises(ValueError, match="EPSG:4544"):
         inventory_check(gpd.GeoDataFrame(town["assets"]).to_crs(4490), town["villages"], town["former_villages"])
+
+
+# Five assets of one name: 1 is 100 m east of 0, 2 is 400 m north of 0 (412.31 m from 1); 3 and 4 are 700 m and
+# 520 m from 0, beyond 500 m from every other member.
+MEMBERS = ((0, 0), (100, 0), (0, 400), (700, 0), (0, -520))
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _crowded_town(groups: int) -> gpd.GeoDataFrame:
+    """``groups`` names × 5 assets, the groups 30 m apart on a grid: thousands of other-name assets lie within
+    500 m of each one, and member 1 and 2 write the name with a space and in full-width digits."""
+    rows = []
+    for g in range(groups):
+        base_x, base_y = (g % 64) * 30.0, (g // 64) * 30.0
+        spellings = (f"堰塘{g}", f"堰塘 {g}", f"堰塘{g}".translate(FULL_WIDTH), f"堰塘{g}", f"堰塘{g}")
+        for m, ((dx, dy), name) in enumerate(zip(MEMBERS, spellings, strict=True)):
+            rows.append((f"A{g:04d}-{m}", name, base_x + dx, base_y + dy))
+    frame = pd.DataFrame(rows, columns=["code", "name", "x", "y"])
+    return gpd.GeoDataFrame(frame[["code", "name"]], geometry=shapely.points(frame["x"] + 500_000,
+                                                                            frame["y"] + 3_380_000),
+                            crs=analysis_crs())
+
+
+def test_same_name_pairs_among_20000_crowded_assets() -> None:
+    assets = _crowded_town(4_000)
+    assert len(assets) == 20_000
+    found = duplicate_names(assets, 500.0)
+    expected = sorted(
+        (_code(g, a), _code(g, b), distance)
+        for g in range(4_000) for a, b, distance in ((0, 1, 100.0), (0, 2, 400.0), (1, 2, 412.31)))
+    assert [(*p.codes, p.distance_m) for p in found] == expected
+    assert found[2] == NameDuplicate("堰塘 0", ("A0000-1", "A0000-2"), 412.31)  # the first one's spelling
+    assert [p.codes for p in duplicate_names(assets, 100.0)] == [(_code(g, 0), _code(g, 1)) for g in range(4_000)]
+
+
+def _code(group: int, member: int) -> str:
+    return f"A{group:04d}-{member}"
+
+
+def test_within_m_is_capped_at_500_m() -> None:
+    town = frames()
+    assert inventory_check(town["assets"], town["villages"], town["former_villages"], within_m=500).within_m == 500
+    with pytest.raises(ValueError, match="between 0 and 500 metres"):
+        inventory_check(town["assets"], town["villages"], town["former_villages"], within_m=10_000)

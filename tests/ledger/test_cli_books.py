@@ -34,10 +34,16 @@ def test_transfer_claim_and_reports(engine: Engine, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "已移交" in done.stdout
     assert "已移交" in run(engine, "transfers", "list").stdout
+    to_unit = json.loads(run(engine, "transfers", "add", "JT-002", "--from", V1, "--to", "12510923MB0001234X",
+                             "--json").stdout)
+    unknown = run(engine, "transfers", "complete", str(to_unit["id"]), "--date", "2021-05-20", "--approval", "蓬府2号")
+    assert unknown.returncode == 0 and "名称未登记" in unknown.stdout, unknown.stdout
     claim = run(engine, "claims", "add", F1, "--kind", "债务", "--counterparty", "信用社", "--amount", "3")
     assert claim.returncode == 0 and "债务" in claim.stdout
     check = run(engine, "check", language="en")
     assert check.returncode == 0 and "Outside the stated village" in check.stdout and "JT-005" in check.stdout
+    too_far = run(engine, "check", "--within-m", "10000")
+    assert too_far.returncode == 2 and "500" in too_far.stderr, too_far.stderr
     reconcile = json.loads(run(engine, "reconcile", "--json").stdout)
     assert reconcile["balanced"] is True
     progress = run(engine, "progress", "--as-of", "2021-10-15")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, update
 
+from gis_service.errors import InvalidInputError
 from gis_service.ledger.reconciliation import Imbalance, Totals
 from gis_service.repositories.ledger_books import ASSETS
 from gis_service.services.ledger_checks import LedgerCheckService, reconciliation_json
@@ -23,6 +25,12 @@ def test_inventory_check_from_the_database(engine: Engine, tmp_path: Path) -> No
     assert [(o.code, o.containing, o.distance_m) for o in check.outside_village] == [("JT-005", V1, 800.0)]
     assert sorted(result.flagged["code"]) == ["JT-001", "JT-002", "JT-005", "jt-001"]
     assert result.flagged.crs.to_epsg() == 4490
+
+
+@pytest.mark.parametrize("within_m", [10_000.0, 500.01, -1.0])
+def test_within_m_outside_0_to_500_m_is_refused(engine: Engine, within_m: float) -> None:
+    with pytest.raises(InvalidInputError, match="within_m: must be between 0 and 500 metres"):
+        LedgerCheckService(engine).inventory_check(within_m)
 
 
 def test_reconciliation_balanced_then_planted_imbalance(engine: Engine, tmp_path: Path) -> None:

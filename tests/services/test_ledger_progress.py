@@ -63,6 +63,39 @@ def test_milestones_per_village(service: LedgerProgressService) -> None:
     assert _completion(report, "revitalisation") == {V1: (1, 2, "open"), V2: (0, 0, "met"), "town": (1, 2, "open")}
 
 
+def test_progress_before_any_plan_was_made(service: LedgerProgressService) -> None:
+    """On 1 April no plan existed yet (made 1 June and 5 July): nothing planned, nothing struck off."""
+    report = service.progress(date(2021, 4, 1))
+    assert {s.key: s.count for s in report.by_plan_status} == {"none": 3}  # JT-001, GY-001, jt-001
+    assert (report.by_lead_unit, report.by_mode, report.overdue) == ((), (), ())
+    assert [(v.plans, v.struck_off, v.overdue) for v in report.by_village] == [(0, 0, 0), (0, 0, 0)]
+    assert _completion(report, "inventory") == {V1: (2, 4, "missed"), V2: (2, 2, "met"), "town": (4, 6, "missed")}
+    # JT-002's transfer (20 May) and F3's claim (1 May) came after 1 April; the due date (31 May) is still ahead.
+    assert _completion(report, "transfer") == {V1: (0, 5, "open"), V2: (0, 2, "open"), "town": (0, 7, "open")}
+    assert _completion(report, "plans") == {V1: (0, 3, "open"), V2: (0, 0, "met"), "town": (0, 3, "open")}
+    assert _completion(report, "revitalisation") == {V1: (0, 0, "met"), V2: (0, 0, "met"), "town": (0, 0, "met")}
+
+
+def test_plan_struck_off_later_is_open_before(service: LedgerProgressService) -> None:
+    """On 15 September jt-001 (struck off 1 October) was still open and JT-001 (deadline 30 September) not late."""
+    report = service.progress(date(2021, 9, 15))
+    assert {s.key: s.count for s in report.by_plan_status} == {"pending": 1, "in_progress": 1, "none": 1}
+    (unit,) = report.by_lead_unit
+    assert (unit.plans, unit.pending, unit.in_progress, unit.struck_off, unit.overdue) == (2, 1, 1, 0, 0)
+    assert report.overdue == ()
+    assert _completion(report, "plans") == {V1: (1, 3, "missed"), V2: (0, 0, "met"), "town": (1, 3, "missed")}
+    assert _completion(report, "revitalisation") == {V1: (0, 2, "open"), V2: (0, 0, "met"), "town": (0, 2, "open")}
+    assert [(p.asset_code, p.days_overdue) for p in service.progress(date(2021, 10, 1)).overdue] == [("JT-001", 1)]
+
+
+def test_plans_made_in_the_future_do_not_count_yet(service: LedgerProgressService) -> None:
+    """By 15 June only JT-001's plan (1 June) was made; jt-001's (5 July) did not exist yet."""
+    report = service.progress(date(2021, 6, 15))
+    assert _completion(report, "plans") == {V1: (1, 3, "open"), V2: (0, 0, "met"), "town": (1, 3, "open")}
+    assert {s.key: s.count for s in report.by_plan_status} == {"pending": 1, "none": 2}
+    assert _completion(report, "transfer")["town"] == (2, 7, "missed")  # JT-002 (20 May) and F3's claim (1 May)
+
+
 def test_set_milestone_moves_the_due_date(service: LedgerProgressService) -> None:
     assert [(m.key, m.due, m.source) for m in service.milestones()][:1] == [("inventory", date(2021, 3, 31),
                                                                             "default")]

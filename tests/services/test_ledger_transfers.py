@@ -20,7 +20,13 @@ from gis_service.errors import (
 from gis_service.repositories.history import HISTORY
 from gis_service.repositories.ledger_books import ASSETS
 from gis_service.repositories.ledger_transfers import ClaimFilter, TransferFilter
-from gis_service.services.ledger_transfers import Handover, NewClaim, NewTransfer, TransferService
+from gis_service.services.ledger_transfers import (
+    Handover,
+    NewClaim,
+    NewTransfer,
+    TransferService,
+    owner_unit_warning,
+)
 from tests.ledger_books_town import F1, F2, F3, TOWN, V1, V2, load
 
 EDITOR = Principal("li_editor", Role.EDITOR)
@@ -55,10 +61,33 @@ def test_complete_changes_owner_and_records_history(service: TransferService, en
         service.complete_transfer(recorded["id"], DONE, EDITOR)
 
 
-def test_transfer_to_the_town_keeps_owner_unit(service: TransferService, engine: Engine) -> None:
+def _give_owner_unit(engine: Engine, code: str, unit: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(ASSETS).where(ASSETS.c.code == code).values(owner_unit=unit))
+
+
+def test_transfer_to_the_town_names_the_town_government(service: TransferService, engine: Engine) -> None:
+    _give_owner_unit(engine, "JT-002", "东风村股份经济合作联合社")
     transfer = service.record_transfer(NewTransfer("JT-002", V1, TOWN), EDITOR)
-    service.complete_transfer(transfer["id"], DONE, EDITOR)
-    assert _owner(engine, "JT-002") == (TOWN, None)
+    done = service.complete_transfer(transfer["id"], DONE, EDITOR)
+    assert _owner(engine, "JT-002") == (TOWN, "蓬莱镇人民政府")
+    assert (done["owner_unit"], done["owner_unit_kept"]) == ("蓬莱镇人民政府", False)
+    assert owner_unit_warning(done, "zh") is None
+    with engine.connect() as conn:
+        entry = conn.execute(select(HISTORY).where(HISTORY.c.layer == "assets")).one()
+    assert (entry.before["properties"]["owner_unit"], entry.after["properties"]["owner_unit"]) == (
+        "东风村股份经济合作联合社", "蓬莱镇人民政府")
+
+
+def test_transfer_to_an_unknown_unit_keeps_owner_unit_and_says_so(service: TransferService, engine: Engine) -> None:
+    _give_owner_unit(engine, "JT-002", "东风村股份经济合作联合社")
+    unit = "12510923MB0001234X"  # a unit's social credit code: allowed as receiver, but its name is not known
+    transfer = service.record_transfer(NewTransfer("JT-002", V1, unit), EDITOR)
+    done = service.complete_transfer(transfer["id"], DONE, EDITOR)
+    assert _owner(engine, "JT-002") == (unit, "东风村股份经济合作联合社")
+    assert (done["owner_unit"], done["owner_unit_kept"]) == ("东风村股份经济合作联合社", True)
+    assert "产权单位仍为“东风村股份经济合作联合社”" in (owner_unit_warning(done, "zh") or "")
+    assert f"receiving unit {unit} is not known" in (owner_unit_warning(done, "en") or "")
 
 
 @pytest.mark.parametrize(("new", "error", "message"), [

@@ -14,11 +14,17 @@ from shapely.geometry import mapping
 
 from gis_service.api.security import PrincipalDep, ReaderDep
 from gis_service.layers.codelists import label
-from gis_service.ledger.checks import DEFAULT_WITHIN_M
+from gis_service.ledger.checks import DEFAULT_WITHIN_M, MAX_WITHIN_M
 from gis_service.repositories.ledger_transfers import ClaimFilter, TransferFilter
 from gis_service.services.ledger_checks import CheckResult, LedgerCheckService, reconciliation_json
 from gis_service.services.ledger_progress import LedgerProgressService, MilestoneInfo, progress_json
-from gis_service.services.ledger_transfers import Handover, NewClaim, NewTransfer, TransferService
+from gis_service.services.ledger_transfers import (
+    Handover,
+    NewClaim,
+    NewTransfer,
+    TransferService,
+    owner_unit_warning,
+)
 
 router = APIRouter(prefix="/ledger", tags=["ledger: books"])
 JSON = "application/json"
@@ -96,7 +102,9 @@ def _with_labels(record: dict[str, Any], language: str, **codelists: str) -> dic
 
 
 def _transfer_json(record: dict[str, Any], language: str) -> dict[str, Any]:
-    return _with_labels(record, language, status="transfer_status")
+    warning = owner_unit_warning(record, language)
+    return {**_with_labels(record, language, status="transfer_status"),
+            **({} if warning is None else {"owner_unit_warning": warning})}
 
 
 @router.get("/transfers", summary="Transfers of assets (移交)", response_class=Response, responses=ERRORS)
@@ -166,7 +174,7 @@ def transfer_claim(request: Request, claim_id: Id, body: ClaimTransferIn, princi
 @router.get("/check", summary="Inventory check: do the books match the map (账实相符)?", response_class=Response,
             responses={200: {"content": {JSON: {}, GEOJSON: {}}}, **ERRORS})
 def inventory_check(request: Request, _reader: ReaderDep,
-                    within_m: Annotated[float, Query(ge=0, le=10_000, description="Same-name assets closer than "
+                    within_m: Annotated[float, Query(ge=0, le=MAX_WITHIN_M, description="Same-name assets closer than "
                                                      "this are reported as duplicates")] = DEFAULT_WITHIN_M,
                     f: Annotated[Literal["json", "geojson"], Query(description="json report or geojson of the "
                                                                   "flagged assets")] = "json") -> Response:
