@@ -42,11 +42,12 @@ class ScenarioChange(Base):
 
     ``geometry`` is GeoJSON in EPSG:4490 lon/lat (add, move); ``properties`` the validated attributes of an
     added feature (codes, not labels). ``base_feature_id`` and ``base_etag`` name the base feature a move or
-    remove was made against.
+    remove was made against. A scenario holds at most one change per feature: the unique index keeps two
+    concurrent requests from both recording one (it also serves lookups by scenario).
     """
 
     __tablename__ = "scenario_changes"
-    __table_args__ = (Index("ix_scenario_changes_scenario", "scenario_id"),)
+    __table_args__ = (Index("ux_scenario_changes_feature", "scenario_id", "layer", "feature_code", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     scenario_id: Mapped[int] = mapped_column(Integer, ForeignKey("scenarios.id", ondelete="CASCADE"), nullable=False)

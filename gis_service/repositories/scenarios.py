@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, Table, delete, func, insert, select, update
 
 from gis_service.db.analysis_records import Scenario, ScenarioChange
 
@@ -25,11 +25,16 @@ class ScenarioRepository:
         return int(self.conn.execute(statement).inserted_primary_key[0])  # type: ignore[index]
 
     def by_id(self, scenario_id: int, *, for_update: bool = False) -> Row[Any] | None:
-        statement = select(SCENARIOS).where(SCENARIOS.c.id == scenario_id)
-        return self.conn.execute(statement.with_for_update() if for_update else statement).one_or_none()
+        """The scenario ``scenario_id``; with ``for_update`` its row stays locked (PostgreSQL) until the
+        transaction ends, so changes and a promotion of one scenario take turns."""
+        return self._one(select(SCENARIOS).where(SCENARIOS.c.id == scenario_id), for_update)
 
-    def by_name(self, name: str) -> Row[Any] | None:
-        return self.conn.execute(select(SCENARIOS).where(SCENARIOS.c.name == name)).one_or_none()
+    def by_name(self, name: str, *, for_update: bool = False) -> Row[Any] | None:
+        """The scenario named ``name``, locked like :meth:`by_id` with ``for_update``."""
+        return self._one(select(SCENARIOS).where(SCENARIOS.c.name == name), for_update)
+
+    def _one(self, statement: Select[Any], for_update: bool) -> Row[Any] | None:
+        return self.conn.execute(statement.with_for_update() if for_update else statement).one_or_none()
 
     def all(self, limit: int, offset: int) -> tuple[Sequence[Row[Any]], int]:
         """Scenarios, newest first, each with its number of changes, and how many there are."""

@@ -19,8 +19,15 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
+from gis_service.access import Principal, Role
 from gis_service.db.engine import write_transaction
-from gis_service.errors import GisServiceError, InvalidInputError, NotFoundError
+from gis_service.errors import (
+    AuthenticationRequiredError,
+    GisServiceError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from gis_service.repositories.runs import RunRepository
 from gis_service.repositories.versions import layer_versions
 from gis_service.services import analysis_outputs as outputs
@@ -39,6 +46,28 @@ KINDS = ("coverage", "one_plus_n", "placement", "scenario")
 # unchanged data may be answered from the stored run (``reuse=True``) instead of computing and storing it again.
 REUSABLE = frozenset({"coverage", "one_plus_n", "placement"})
 METHODS = ("auto", "straight", "network")
+# Who may re-run a stored analysis: a re-run computes afresh and stores a new run every time (no reuse), so it
+# is not left to readers, who may be anonymous local clients.
+RERUN_ROLES = (Role.PLANNER, Role.EDITOR, Role.ADMIN)
+
+
+def require_rerun(principal: Principal) -> None:
+    """401 for anonymous callers, 403 for viewers: re-running an analysis is for planners, editors and admins.
+
+    Raises
+    ------
+    AuthenticationRequiredError
+        When no API key was sent.
+    PermissionDeniedError
+        When the key's role is not planner, editor or admin.
+    """
+    if principal.is_anonymous:
+        raise AuthenticationRequiredError("re-running an analysis stores a new run; it needs an API key of a planner, "
+                                          "editor or admin (header 'Authorization: Bearer <key>' or "
+                                          "'X-API-Key: <key>')")
+    if principal.role not in RERUN_ROLES:
+        raise PermissionDeniedError(f"user '{principal.name}' is a {principal.role}; re-running an analysis needs the "
+                                    "planner, editor or admin role")
 
 
 @dataclass(frozen=True)

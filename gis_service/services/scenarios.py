@@ -18,6 +18,7 @@ import orjson
 import shapely
 from pyproj import CRS
 from sqlalchemy import Connection, Engine, Row
+from sqlalchemy.exc import IntegrityError
 
 from gis_service.access import Principal, Role
 from gis_service.db.engine import write_transaction
@@ -118,9 +119,12 @@ class ScenarioService:
         with write_transaction(self.engine) as conn:
             repo = ScenarioRepository(conn)
             if repo.by_name(name) is not None:
-                raise ConflictError(f"a scenario named '{name}' exists already; choose another name")
+                raise ConflictError(_name_taken(name))
             text = _check_text((description or "").strip(), "the description", multiline=True)
-            scenario_id = repo.add(name, text or None, principal.name)
+            try:
+                scenario_id = repo.add(name, text or None, principal.name)
+            except IntegrityError:  # created by another request between our check and insert
+                raise ConflictError(_name_taken(name)) from None
             return _info(find_scenario(repo, str(scenario_id)), 0)
 
     def page(self, limit: int = 100, offset: int = 0) -> tuple[list[ScenarioInfo], int]:
@@ -154,9 +158,10 @@ class ScenarioService:
         with write_transaction(self.engine) as conn:
             repo = ScenarioRepository(conn)
             scenario = _draft(repo, ref)
-            added = {c.feature_code for c in repo.changes(scenario.id) if c.layer == layer.name and c.action == "add"}
-            properties, geometry = _validated(layer, feature, crs, lambda codes: _codes_in_base(conn, layer, codes)
-                                              | (set(codes) & added))
+            properties, geometry = _validated(layer, feature, crs, lambda codes: _codes_in_base(conn, layer, codes))
+            if repo.change_for(scenario.id, layer.name, properties["code"]) is not None:
+                raise ConflictError(f"{layer.name} '{properties['code']}' is changed in this scenario already; move "
+                                    "it, or drop that change first")
             values = {"layer": layer.name, "action": "add", "feature_code": properties["code"],
                       "properties": properties, "geometry": geometry, "created_by": principal.name}
             return self._record(repo, scenario.id, values)
@@ -218,7 +223,11 @@ class ScenarioService:
                 replacing: Row[Any] | None = None) -> Change:
         if replacing is not None:
             repo.delete_change(replacing.id)
-        change_id = repo.add_change(scenario_id, values)
+        try:
+            change_id = repo.add_change(scenario_id, values)
+        except IntegrityError:  # the scenario row is locked first, so only a writer around the service gets here
+            raise ConflictError(f"{values['layer']} '{values['feature_code']}' was changed in this scenario "
+                                "meanwhile; read the scenario again") from None
         repo.touch(scenario_id)
         return change_from_row(_one_change(repo, scenario_id, change_id))
 
@@ -230,7 +239,7 @@ class ScenarioService:
         require_promotion(principal)
         with write_transaction(self.engine) as conn:
             repo = ScenarioRepository(conn)
-            scenario = _draft(repo, ref, for_update=True)
+            scenario = _draft(repo, ref)
             edits = LayerEdits(conn, principal)
             written = tuple(_promote_change(edits, change_from_row(c), scenario.name)
                             for c in repo.changes(scenario.id))
@@ -250,11 +259,20 @@ def _check_text(value: str, what: str, *, multiline: bool = False) -> str:
     return value
 
 
+def _is_id(text: str) -> bool:
+    """Whether ``text`` is a scenario id: ASCII digits only ("²".isdigit() holds, but int("²") fails)."""
+    return text.isascii() and text.isdecimal()
+
+
+def _name_taken(name: str) -> str:
+    return f"a scenario named '{name}' exists already; choose another name"
+
+
 def _check_name(name: str) -> str:
     name = _check_text((name or "").strip(), "a scenario name")
     if not name:
         raise InvalidInputError("a scenario needs a name")
-    if name.isdigit():
+    if _is_id(name):
         raise InvalidInputError("a scenario name must not be only digits (those are scenario ids)")
     if len(name) > 200:
         raise InvalidInputError("a scenario name has at most 200 characters")
@@ -262,18 +280,24 @@ def _check_name(name: str) -> str:
 
 
 def find_scenario(repo: ScenarioRepository, ref: str, *, for_update: bool = False) -> Row[Any]:
-    """The scenario named by id (digits) or name; 404 when there is none."""
+    """The scenario named by id (ASCII digits) or name; 404 when there is none. With ``for_update`` its row is
+    locked until the transaction ends (every write path locks it, so writes to one scenario take turns)."""
     text = _check_text(str(ref).strip(), "a scenario id or name")
-    if text.isdigit() and int(text) > 2**31 - 1:
+    if not _is_id(text):
+        row = repo.by_name(text, for_update=for_update)
+    elif int(text) > 2**31 - 1:
         raise NotFoundError(f"no scenario '{text}'")
-    row = repo.by_id(int(text), for_update=for_update) if text.isdigit() else repo.by_name(text)
+    else:
+        row = repo.by_id(int(text), for_update=for_update)
     if row is None:
         raise NotFoundError(f"no scenario '{text}'")
     return row
 
 
-def _draft(repo: ScenarioRepository, ref: str, *, for_update: bool = False) -> Row[Any]:
-    row = find_scenario(repo, ref, for_update=for_update)
+def _draft(repo: ScenarioRepository, ref: str) -> Row[Any]:
+    """The draft scenario about to be written, its row locked: a change waits for a promotion in progress (and
+    is then refused), and two changes of one scenario never check and write at the same time."""
+    row = find_scenario(repo, ref, for_update=True)
     if row.status != "draft":
         raise ConflictError(f"scenario '{row.name}' was promoted by {row.promoted_by}; its changes are in the "
                             "base layers now and it can no longer change")

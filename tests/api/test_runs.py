@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from gis_service.access import Principal, Role
 from gis_service.crs import CRS84_URI, parse_crs
 from gis_service.layers.registry import get_layer
 from gis_service.services.edits import EditService
+from gis_service.services.users import UserService
 from tests.api.conftest import LiveServer
 
 
@@ -62,9 +64,35 @@ def test_an_identical_request_on_unchanged_data_reuses_its_run(client: httpx.Cli
     assert changed["id"] != first["run"]["id"] and changed["reused"] is False  # the data changed: computed anew
 
 
-def test_rerun_compares_inputs_and_outputs(client: httpx.Client, live: LiveServer) -> None:
+@pytest.fixture(scope="module")
+def planner(live: LiveServer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {UserService(live.engine).add('zhao_planner', 'planner')[1]}"}
+
+
+def _count_runs(live: LiveServer) -> int:
+    with live.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM analysis_runs")).scalar_one())
+
+
+def test_rerun_needs_a_planner_editor_or_admin(client: httpx.Client, live: LiveServer,
+                                               planner: dict[str, str]) -> None:
+    """Readers (anonymous local clients too) must not fill the table: a re-run is always computed and stored."""
+    run = client.get("/analysis/coverage", params={"standard": "centre", "metres": 900}).json()["run"]
+    viewer = UserService(live.engine).add("wang_leader", "viewer")[1]
+    before = _count_runs(live)
+    for headers, status in (({}, 401), ({"X-API-Key": viewer}, 403)):
+        refused = client.post(f"{run['href']}/rerun", headers=headers)
+        assert refused.status_code == status and refused.headers["content-type"] == "application/problem+json"
+        assert "planner, editor or admin" in refused.json()["detail"]
+    assert _count_runs(live) == before
+    assert client.post(f"{run['href']}/rerun", headers=planner).status_code == 201
+    assert client.post("/analysis/runs/999999/rerun", headers=planner).status_code == 404
+    assert _count_runs(live) == before + 1
+
+
+def test_rerun_compares_inputs_and_outputs(client: httpx.Client, live: LiveServer, planner: dict[str, str]) -> None:
     run = client.get("/analysis/coverage", params={"standard": "elderly_day_care"}).json()["run"]
-    again = client.post(f"{run['href']}/rerun")
+    again = client.post(f"{run['href']}/rerun", headers=planner)
     assert again.status_code == 201
     body = again.json()
     assert body["inputs_changed"] is False and body["outputs_equal"] is True
@@ -74,7 +102,7 @@ def test_rerun_compares_inputs_and_outputs(client: httpx.Client, live: LiveServe
                               "village_code": "510923100201"}}
     EditService(live.engine).create(get_layer("facilities"), feature, parse_crs(CRS84_URI),
                                     Principal("li_editor", Role.EDITOR))
-    changed = client.post(f"{run['href']}/rerun").json()
+    changed = client.post(f"{run['href']}/rerun", headers=planner).json()
     assert changed["inputs_changed"] is True and list(changed["changed_layers"]) == ["facilities"]
     assert changed["outputs_equal"] is False
 

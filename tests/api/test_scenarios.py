@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +132,8 @@ def test_editor_promotes_into_the_base_with_history(http: httpx.Client, keys: Ke
     assert [(v["action"], v["actor"]) for v in history] == [("create", "li_editor")]
     again = http.post(f"/scenarios/{scenario_id}/promote", headers=_as(keys.editor))
     assert again.status_code == 409
+    late = http.post(f"/scenarios/{scenario_id}/changes", json=_station("FW-API-LATE"), headers=_as(keys.planner))
+    assert late.status_code == 409 and "promoted" in late.json()["detail"]
     assert http.delete(f"/scenarios/{scenario_id}", headers=_as(keys.planner)).status_code == 409
 
 
@@ -151,3 +154,29 @@ def test_promotion_refuses_a_base_changed_under_the_scenario(http: httpx.Client,
     assert _base(live) == before  # not even the addition was written
     assert http.delete(f"/scenarios/{scenario_id}", headers=_as(keys.planner)).status_code == 204
     assert http.get(f"/scenarios/{scenario_id}").status_code == 404
+
+
+def test_two_adds_of_one_code_at_once_give_201_and_409(http: httpx.Client, keys: Keys, live: LiveServer) -> None:
+    scenario_id = _scenario(http, keys, "并发API")
+
+    def add() -> httpx.Response:
+        with httpx.Client(base_url=live.url, timeout=60) as client:
+            return client.post(f"/scenarios/{scenario_id}/changes", json=_station("FW-API-RACE"),
+                               headers=_as(keys.planner))
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: add(), range(2)))
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409)
+    assert refused.headers["content-type"] == PROBLEM and "FW-API-RACE" in refused.json()["detail"]
+    with live.engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM scenario_changes WHERE scenario_id = :s"),
+                            {"s": scenario_id}).scalar_one()
+    assert rows == 1
+    assert len(http.get(f"/scenarios/{scenario_id}").json()["changes"]) == 1
+
+
+@pytest.mark.parametrize("ref", ["²", "%C2%B2", "12%C2%B2", "%EF%BC%91%EF%BC%92"])
+def test_odd_digits_are_not_scenario_ids(http: httpx.Client, ref: str) -> None:
+    answer = http.get(f"/scenarios/{ref}")
+    assert answer.status_code == 404 and answer.headers["content-type"] == PROBLEM, answer.text

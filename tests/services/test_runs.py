@@ -9,10 +9,15 @@ from sqlalchemy import Engine, text
 
 from gis_service.access import Principal, Role
 from gis_service.crs import CRS84_URI, parse_crs
-from gis_service.errors import InvalidInputError, NotFoundError
+from gis_service.errors import (
+    AuthenticationRequiredError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from gis_service.layers.registry import get_layer
 from gis_service.services.edits import EditService
-from gis_service.services.runs import RunService, input_hash
+from gis_service.services.runs import RunService, input_hash, require_rerun
 from tests.services.small_town import X0, load_small_town, service_point
 
 EDITOR = Principal("li_editor", Role.EDITOR)
@@ -96,3 +101,18 @@ def test_bad_parameters_store_nothing(town: Engine, kind: str, parameters: dict[
 def test_unknown_run_is_404(town: Engine) -> None:
     with pytest.raises(NotFoundError):
         RunService(town).get(99)
+
+
+@pytest.mark.parametrize(("who", "error"), [
+    (Principal("anonymous", None), AuthenticationRequiredError),
+    (Principal("wang_leader", Role.VIEWER), PermissionDeniedError),
+    (Principal("zhao_planner", Role.PLANNER), None),
+    (EDITOR, None),
+    (Principal("root", Role.ADMIN), None),
+])
+def test_only_planners_editors_and_admins_may_rerun(who: Principal, error: type[Exception] | None) -> None:
+    if error is None:
+        require_rerun(who)
+    else:
+        with pytest.raises(error, match="planner, editor or admin"):
+            require_rerun(who)

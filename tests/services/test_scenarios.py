@@ -3,6 +3,11 @@ writes history, is for editors only, and refuses a base that changed under the s
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ from gis_service.errors import (
 from gis_service.layers.registry import get_layer, list_layers
 from gis_service.repositories import snapshot
 from gis_service.repositories.versions import layer_versions
+from gis_service.services import scenarios as scenario_service
 from gis_service.services.edits import EditService
 from gis_service.services.runs import RunService
 from gis_service.services.scenarios import ScenarioService
@@ -172,3 +178,93 @@ def test_stale_promotion_is_refused_and_writes_nothing(town: Engine) -> None:
         scenarios.promote(scenario.name, EDITOR)
     assert _base_state(town) == before
     assert scenarios.get(scenario.name).status == "draft"
+
+
+def _at_once(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls in threads at the same time; each one's result, or the exception it raised."""
+    def outcome(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - the test inspects what each call raised
+            return exc
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(outcome, calls))
+
+
+def _change_rows(engine: Engine, scenario_id: int) -> list[tuple[str, str]]:
+    query = text("SELECT action, feature_code FROM scenario_changes WHERE scenario_id = :s ORDER BY id")
+    with engine.connect() as conn:
+        return [(r.action, r.feature_code) for r in conn.execute(query, {"s": scenario_id})]
+
+
+def test_two_adds_of_one_code_at_once_store_one_change(town: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both requests pass validation together unless the scenario row is locked first: each then meets the
+    other at the barrier (before the fix both stored their row); with the lock the second waits for the first
+    (the barrier times out) and is refused with 409."""
+    scenarios = ScenarioService(town)
+    scenario = scenarios.create("并发", None, PLANNER)
+    barrier = threading.Barrier(2, timeout=1.5)
+    validated = scenario_service._validated
+
+    def together(*args: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return validated(*args)
+
+    monkeypatch.setattr(scenario_service, "_validated", together)
+    add = functools.partial(scenarios.add, scenario.name, "service_points", service_point("SP2", X0 + 4000),
+                            CRS84, PLANNER)
+    outcomes = _at_once(add, add)
+    assert sorted(type(o).__name__ for o in outcomes) == ["Change", "ConflictError"], outcomes
+    assert _change_rows(town, scenario.id) == [("add", "SP2")]
+    assert len(scenarios.get(str(scenario.id)).changes or ()) == 1  # reads (and moves) still work
+
+
+def test_a_change_waits_for_a_promotion_and_is_then_refused(town: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change sent while the scenario is being promoted (by name) must not land in the promoted scenario,
+    where it would never be applied."""
+    scenarios = ScenarioService(town)
+    scenario = scenarios.create("落地中", None, PLANNER)
+    scenarios.add(scenario.name, "service_points", service_point("SP2", X0 + 4000), CRS84, PLANNER)
+    promoting, proceed = threading.Event(), threading.Event()
+    promote_change = scenario_service._promote_change
+
+    def slow(*args: Any) -> Any:
+        promoting.set()
+        proceed.wait(10)
+        return promote_change(*args)
+
+    monkeypatch.setattr(scenario_service, "_promote_change", slow)
+
+    def add_meanwhile() -> Any:
+        assert promoting.wait(10)
+        timer = threading.Timer(1.0, proceed.set)  # the add gets a second to slip in, as it did before the fix
+        timer.start()
+        try:
+            return scenarios.add(str(scenario.id), "service_points", service_point("SP3", X0 + 2000), CRS84,
+                                 PLANNER)
+        finally:
+            proceed.set()
+            timer.cancel()
+
+    promoted, added = _at_once(lambda: scenarios.promote(scenario.name, EDITOR), add_meanwhile)
+    assert not isinstance(promoted, Exception), promoted
+    assert isinstance(added, ConflictError) and "promoted" in str(added), added
+    assert _change_rows(town, scenario.id) == [("add", "SP2")]
+    with town.connect() as conn:
+        assert conn.execute(text("SELECT code FROM service_points ORDER BY code")).scalars().all() == ["SP1", "SP2"]
+
+
+@pytest.mark.parametrize("ref", ["²", "１２", "٣", "12²"])
+def test_digits_that_are_not_ascii_name_no_scenario(town: Engine, ref: str) -> None:
+    with pytest.raises(NotFoundError):
+        ScenarioService(town).get(ref)
+
+
+def test_a_name_of_other_digits_is_a_name(town: Engine) -> None:
+    scenarios = ScenarioService(town)
+    created = scenarios.create("²", None, PLANNER)
+    assert scenarios.get("²").id == created.id
+    with pytest.raises(InvalidInputError, match="only digits"):
+        scenarios.create("12", None, PLANNER)

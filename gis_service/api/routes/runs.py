@@ -4,6 +4,9 @@
 link); ``GET /analysis/runs/{id}`` shows one with its result (``f=geojson``: its features, where the analysis
 has geometries); ``POST /analysis/runs/{id}/rerun`` runs it again with the stored parameters as a new run and
 says whether the inputs changed (layer data versions, scenario) and whether the outputs are equal.
+
+Listing and showing runs need read access. A re-run computes afresh and stores a new run each time, so it needs
+the API key of a planner, editor or admin (401 without a key, 403 for a viewer), whatever the read access is.
 """
 
 from __future__ import annotations
@@ -15,14 +18,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from gis_service.access import Principal
 from gis_service.api.links import GEOJSON, JSON, base_url, link, with_params
 from gis_service.api.routes.analysis import run_response, run_url
-from gis_service.api.security import ReaderDep
+from gis_service.api.security import PrincipalDep, ReaderDep
 from gis_service.errors import InvalidInputError
 from gis_service.layers.validation import INT32_MAX
-from gis_service.services.runs import Run, RunService
-from gis_service.services.scenarios import require_planning
+from gis_service.services.runs import Run, RunService, require_rerun
 
 router = APIRouter(prefix="/analysis/runs", tags=["Analysis runs"])
 RunId = Annotated[int, Path(ge=1, le=INT32_MAX, description="Run id")]
@@ -64,25 +65,21 @@ async def get_run(
     return Response(orjson.dumps(run_detail(request, run)), media_type=JSON)
 
 
-@router.post("/{run_id}/rerun", summary="Run again with the stored parameters; compare inputs and outputs",
-             response_class=Response, status_code=201, responses={201: {"content": {JSON: {}}}})
-async def rerun(request: Request, reader: ReaderDep, run_id: RunId) -> Response:
+@router.post("/{run_id}/rerun", summary="Run again with the stored parameters; compare inputs and outputs "
+             "(planners, editors, admins)", response_class=Response, status_code=201,
+             responses={201: {"content": {JSON: {}}}})
+async def rerun(request: Request, principal: PrincipalDep, run_id: RunId) -> Response:
+    """Re-run a stored analysis as a new run. Needs a planner, editor or admin key: every re-run is computed
+    and stored anew, which is not for anonymous or read-only callers."""
+    require_rerun(principal)
     service = _service(request)
-    previous = await run_in_threadpool(service.get, run_id)
-    _may_run(previous, reader)
-    again = await run_in_threadpool(service.rerun, run_id, reader.name)
+    again = await run_in_threadpool(service.rerun, run_id, principal.name)
     body = {"previous": run_summary(request, again.previous), "run": run_detail(request, again.run),
             "inputs_changed": again.inputs_changed,
             "changed_layers": {name: {"before": b, "after": a} for name, (b, a) in again.changed_layers.items()},
             "outputs_equal": again.outputs_equal}
     return Response(orjson.dumps(body), status_code=201, media_type=JSON,
                     headers={"Location": run_url(request, again.run)})
-
-
-def _may_run(run: Run, principal: Principal) -> None:
-    """A scenario evaluation needs the rights to evaluate scenarios; other analyses only to read."""
-    if run.kind == "scenario":
-        require_planning(principal)
 
 
 def run_summary(request: Request, run: Run) -> dict[str, Any]:

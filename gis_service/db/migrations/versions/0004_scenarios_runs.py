@@ -43,7 +43,10 @@ def upgrade() -> None:
         sa.Column("properties", sa.JSON, nullable=True), sa.Column("geometry", sa.JSON, nullable=True),
         _text("created_by", False), _time("created_at"),
     )
-    op.create_index("ix_scenario_changes_scenario", "scenario_changes", ["scenario_id"])
+    # One change per feature and scenario (the service replaces an earlier one); leads with scenario_id, so it
+    # also serves reading a scenario's changes.
+    op.create_index("ux_scenario_changes_feature", "scenario_changes", ["scenario_id", "layer", "feature_code"],
+                    unique=True)
     op.create_table(
         "analysis_runs", _id(), _text("kind", False), sa.Column("parameters", sa.JSON, nullable=False),
         sa.Column("inputs", sa.JSON, nullable=False), _text("input_hash", False), _text("solver"),
@@ -57,6 +60,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_analysis_runs_kind_started", "analysis_runs")
     op.drop_table("analysis_runs")
-    op.drop_index("ix_scenario_changes_scenario", "scenario_changes")
+    op.drop_index("ux_scenario_changes_feature", "scenario_changes")
     op.drop_table("scenario_changes")
     op.drop_table("scenarios")
