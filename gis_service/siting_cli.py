@@ -40,13 +40,14 @@ def analyze_siting(
 ) -> None:
     """What each idle asset is best suited to become (service station, day care, workshop…), and why."""
     from gis_service.cli import _engine
+    from gis_service.services.conformance import table_from
     from gis_service.services.siting import SitingRequest, SitingService, only_asset, parse_weights
     from gis_service.services.siting_outputs import siting_json
 
     settings = get_settings()
     try:
         request = SitingRequest(tuple(use) if use else None, parse_weights(weight), assign, method)  # type: ignore[arg-type]
-        outcome = SitingService(_engine(settings)).siting(request)
+        outcome = SitingService(_engine(settings), table_from(settings)).siting(request)
         body = siting_json(outcome, only_asset(outcome, asset), settings.language)
     except (InvalidInputError, NotFoundError) as exc:  # rejected input: exit 2 (other errors: the CLI's 1)
         err.print("error: " + exc.detail, highlight=False, markup=False)

@@ -45,14 +45,15 @@ def roads() -> gpd.GeoDataFrame:
                             geometry=[MultiLineString([LineString([(X0 - 500, Y0), (X0 + 6000, Y0)])])], crs=4544)
 
 
-def zones(farmland_over_a: bool = False) -> gpd.GeoDataFrame:
-    """Village construction land under both assets; optionally permanent basic farmland over A."""
+def zones(farmland_over_a: bool = False, code_under_a: str | None = None) -> gpd.GeoDataFrame:
+    """Village construction land under both assets; optionally permanent basic farmland over A, or a land-use
+    code (e.g. 1001 industrial) on the zone under A."""
     types = ["village_construction", "village_construction"]
     shapes = [box(X0 + 100, Y0 + 5, X0 + 300, Y0 + 200), box(X0 + 4100, Y0 + 5, X0 + 4300, Y0 + 200)]
     if farmland_over_a:
         types[0] = "permanent_farmland"
     return gpd.GeoDataFrame({"code": ["Z1", "Z2"], "name": ["甲", "乙"], "zone_type": types,
-                             "land_use_code": [None, None]},
+                             "land_use_code": [code_under_a, None]},
                             geometry=[MultiPolygon([s]) for s in shapes], crs=4544)
 
 

@@ -17,8 +17,9 @@ share, the flags for the three control lines, a verdict and its reasons in Chine
     No planning zone covers the feature, or the part without planning data could make it fit.
 
 Land-use parcels (zones with a land-use code) decide; zones without a code (control lines, village
-construction land of no stated use) judge only the part of a feature that no parcel covers (approximated as
-``min(share in them, 1 - share in parcels)``, exact when a feature lies wholly in parcels or wholly outside).
+construction land of no stated use) judge only the part of a feature that no parcel covers: their pieces minus
+the union of the feature's parcel pieces (computed per feature only for features that touch both kinds; a
+point in a parcel is judged by the parcel alone).
 
 The *current* use of an asset (``current_use(category)``) is judged by the registration rule of
 :mod:`gis_service.analysis.planning_conformance` with the same machinery, so registration pathways and this
@@ -158,19 +159,40 @@ def check_conformance(overlay: PlanningOverlay, uses: Sequence[str],
     """
     if len(uses) != overlay.n_features:
         raise ValueError(f"{len(uses)} uses for {overlay.n_features} features")
+    return check_requests(overlay, list(enumerate(uses)), table)
+
+
+def check_requests(overlay: PlanningOverlay, requests: Sequence[tuple[int, str]],
+                   table: PermittedTable | None = None) -> list[Verdict]:
+    """The verdict of each ``(feature, use)`` request: several uses per feature (or none) in one pass.
+
+    Parameters
+    ----------
+    overlay
+        Features overlaid with planning zones, as for :func:`check_conformance`.
+    requests
+        ``(position of the feature in the overlay, use)`` pairs, in any order.
+    table
+        The permitted-use table (default: the built-in one).
+
+    Returns
+    -------
+    list of Verdict
+        In the requests' order.
+    """
     table = table or PermittedTable.of(PERMITTED_USES)
     zones = _Zones.of(overlay)
     flags = _Flags.of(overlay, zones)
-    verdicts: list[Verdict | None] = [None] * len(uses)
+    verdicts: list[Verdict | None] = [None] * len(requests)
     by_use: dict[str, list[int]] = {}
-    for i, use in enumerate(uses):
-        by_use.setdefault(use, []).append(i)
+    for k, (_, use) in enumerate(requests):
+        by_use.setdefault(use, []).append(k)
     for use, members in by_use.items():
         chosen = np.zeros(overlay.n_features, dtype=bool)
-        chosen[members] = True
+        chosen[[requests[k][0] for k in members]] = True
         judgement = _judge_use(overlay, zones, table, use, chosen)
-        for i in members:
-            verdicts[i] = _verdict(i, use, judgement, zones, flags)
+        for k in members:
+            verdicts[k] = _verdict(requests[k][0], use, judgement, zones, flags)
     return [v for v in verdicts if v is not None]
 
 
@@ -189,17 +211,34 @@ class _Zones:
     pair_share: np.ndarray
     starts: np.ndarray
     stops: np.ndarray
+    coded: np.ndarray  # per zone: has a land-use code (a parcel)
+    on_parcel: np.ndarray  # per feature: meets a parcel
+    parcel_union: np.ndarray  # per feature: union of its parcel pieces, where it is a polygon meeting both kinds
+    in_parcels: np.ndarray  # per feature: wholly in parcels (so zones without a code judge none of it)
 
     @classmethod
     def of(cls, overlay: PlanningOverlay) -> _Zones:
         frame = overlay.zones
         pairs = overlay.pairs
-        features = pairs["feature"].to_numpy()
+        features, zone = pairs["feature"].to_numpy(), pairs["zone"].to_numpy()
         positions = np.arange(overlay.n_features)
-        return cls(frame["zone_type"].astype(object).to_numpy(), _texts(frame, "land_use_code"),
-                   _texts(frame, "land_use_name"), _texts(frame, "code"), features, pairs["zone"].to_numpy(),
-                   pairs["area_m2"].to_numpy(), pairs["share"].to_numpy(),
-                   np.searchsorted(features, positions, side="left"), np.searchsorted(features, positions, "right"))
+        codes = _texts(frame, "land_use_code")
+        coded = np.array([c is not None for c in codes], dtype=bool)
+        on_parcel = np.zeros(overlay.n_features, dtype=bool)
+        on_parcel[features[coded[zone]]] = True
+        off_parcel = np.zeros(overlay.n_features, dtype=bool)
+        off_parcel[features[~coded[zone]]] = True
+        both = on_parcel & off_parcel & (overlay.areas > 0)
+        parcel_union = np.full(overlay.n_features, None, dtype=object)
+        selected = coded[zone] & both[features]
+        owners, unions = piece_unions(features[selected], overlay.pieces[selected])
+        parcel_union[owners] = unions
+        in_parcels = np.zeros(overlay.n_features, dtype=bool)
+        in_parcels[owners] = shapely.area(unions) >= overlay.areas[owners] * (1 - 1e-9)
+        return cls(frame["zone_type"].astype(object).to_numpy(), codes, _texts(frame, "land_use_name"),
+                   _texts(frame, "code"), features, zone, pairs["area_m2"].to_numpy(), pairs["share"].to_numpy(),
+                   np.searchsorted(features, positions, side="left"), np.searchsorted(features, positions, "right"),
+                   coded, on_parcel, parcel_union, in_parcels)
 
     def of_feature(self, i: int) -> slice:
         return slice(int(self.starts[i]), int(self.stops[i]))
@@ -241,16 +280,46 @@ def union_share(overlay: PlanningOverlay, pair_mask: np.ndarray) -> np.ndarray:
     pieces = overlay.pieces[pair_mask]
     points = overlay.areas[features] == 0
     share[features[points]] = 1.0
-    features, pieces = features[~points], pieces[~points]
+    owners, unions = piece_unions(features[~points], pieces[~points])
+    if len(owners):
+        share[owners] = np.minimum(shapely.area(unions) / overlay.areas[owners], 1.0)
+    return share
+
+
+def piece_unions(features: np.ndarray, pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``features`` (sorted, as the overlay's pairs are) and the union of each one's ``pieces``.
+
+    A feature with one piece keeps it as it is: only features with several pieces pay for a union.
+    """
     if len(features) == 0:
-        return share
-    starts = np.flatnonzero(np.r_[True, features[1:] != features[:-1]])  # pairs are sorted by feature
+        return features, pieces
+    starts = np.flatnonzero(np.r_[True, features[1:] != features[:-1]])
     counts = np.diff(np.r_[starts, len(features)])
-    area = shapely.area(pieces[starts])
+    unions = pieces[starts].copy()
     for k in np.flatnonzero(counts > 1):
-        area[k] = shapely.area(shapely.union_all(pieces[starts[k]:starts[k] + counts[k]]))
-    owners = features[starts]
-    share[owners] = np.minimum(area / overlay.areas[owners], 1.0)
+        unions[k] = shapely.union_all(pieces[starts[k]:starts[k] + counts[k]])
+    return features[starts], unions
+
+
+def _share_off_parcels(overlay: PlanningOverlay, zones: _Zones, pair_mask: np.ndarray) -> np.ndarray:
+    """Per feature: the share of it in the union of the selected pairs' pieces that no parcel covers.
+
+    Exact: a zone without a code (the development boundary) over a parcel must not stand in for the part of a
+    feature that has no data at all. Only polygons meeting both kinds need the difference of the unions.
+    """
+    share = union_share(overlay, pair_mask)
+    features = zones.pair_feature[pair_mask]
+    mixed = zones.on_parcel[features]
+    if not mixed.any():
+        return share
+    features, pieces = features[mixed], overlay.pieces[pair_mask][mixed]
+    points = overlay.areas[features] == 0
+    share[features[points | zones.in_parcels[features]]] = 0.0  # a point in a parcel: the parcel alone decides
+    rest = ~points & ~zones.in_parcels[features]  # only these pay for a difference
+    owners, unions = piece_unions(features[rest], pieces[rest])
+    if len(owners):
+        rest = shapely.difference(unions, zones.parcel_union[owners])
+        share[owners] = np.minimum(shapely.area(rest) / overlay.areas[owners], 1.0)
     return share
 
 
@@ -265,19 +334,13 @@ def _judge_use(overlay: PlanningOverlay, zones: _Zones, table: PermittedTable, u
     levels = [table.allows(code, str(kind), use) for code, kind in zip(zones.codes, zones.types, strict=True)]
     yes_zone = np.array([lv == "yes" for lv in levels], dtype=bool)
     allowed_zone = np.array([lv is not None for lv in levels], dtype=bool)
-    coded_zone = np.array([c is not None for c in zones.codes], dtype=bool)
-    pz = zones.pair_zone
+    coded = zones.coded[zones.pair_zone]
 
-    def shares(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        coded = union_share(overlay, in_use & mask[pz] & coded_zone[pz])
-        return coded, union_share(overlay, in_use & mask[pz] & ~coded_zone[pz])
-
-    parcels, others = shares(np.ones(len(levels), dtype=bool))
-    rest = 1.0 - parcels  # what no parcel covers: judged by the zones without a code
-
-    def combined(mask: np.ndarray) -> np.ndarray:
-        coded, uncoded = shares(mask)
-        return coded + np.minimum(uncoded, rest)
+    def share(zone_mask: np.ndarray) -> np.ndarray:
+        """Share on the selected zones: parcels, plus zones without a code where no parcel lies."""
+        pairs = in_use & zone_mask[zones.pair_zone]
+        total = union_share(overlay, pairs & coded) + _share_off_parcels(overlay, zones, pairs & ~coded)
+        return np.minimum(total, 1.0)
 
     conditions = {}
     for zone, level in enumerate(levels):
@@ -286,7 +349,7 @@ def _judge_use(overlay: PlanningOverlay, zones: _Zones, table: PermittedTable, u
             assert found is not None
             conditions[zone] = Reason(found.note_zh, found.note_en)
     name = Reason(use_label(use, "zh"), use_label(use, "en"))
-    return _UseJudgement(combined(yes_zone), combined(allowed_zone), parcels + np.minimum(others, rest),
+    return _UseJudgement(share(yes_zone), share(allowed_zone), share(np.ones(len(levels), dtype=bool)),
                          conditions, use not in LAND_USES,
                          Reason(f"允许{name.zh}的用地", f"land allowing {name.en}"))
 

@@ -35,7 +35,8 @@ Factors (each 0–1, 1 the better)
 A use's score is ``Σ w·r·x / Σ w·r`` over the factors it considers (weights ``w`` of :class:`SitingWeights`,
 relevance ``r`` of its :class:`UseProfile`) whose value is known; a factor that cannot be measured (no
 centre, no planning zones, condition not recorded) is left out rather than guessed. A use the plan forbids at
-the asset (``permitted`` False) scores 0; unknown (None) is not penalised. An unsafe building (危房) scores 0
+the asset (``permitted`` False) scores 0; one it permits on a condition scores as permitted (the condition is
+among its reasons); unknown (None) is not penalised. An unsafe building (危房) scores 0
 for every use that hosts people. Uses an asset cannot take (farming
 for a building, a kindergarten on a pond) are not scored (``nan``, no rank).
 

@@ -1,11 +1,22 @@
 """The planning verdict of every (asset, use) for the siting, and the town centre.
 
-Verdicts come from the registry's conformance rules (``gis_service.analysis.planning_conformance``, on the
-overlay of ``gis_service.analysis.planning_overlay``), asked per use: a use that needs a building is judged by
-the rule for buildings and built land (construction land; never permanent basic farmland or the ecological red
-line); farming and leasing keep the land as it is, so they are judged by the rule of the asset's own category
-(a pond conforms on water, collective land on farmland or construction land). ``conforming=False`` forbids the
-use (its score is 0), ``None`` (no planning zone there) is unknown.
+Verdicts come from the planning conformance (:func:`gis_service.analysis.conformance.check_requests`, on the
+overlay of :mod:`gis_service.analysis.planning_overlay`) with the permitted-use table the app uses
+(:mod:`gis_service.analysis.conformance_uses`, with ``GIS_PERMITTED_USES_FILE`` merged in by the caller), so the
+siting never recommends what the conformance check calls not conforming. Each use the asset can take is judged
+under its conformance use (:func:`conformance_use`: the same code, except farming a pond, a reservoir or a forest,
+which is aquaculture or forestry):
+
+``not_conforming``
+    forbids the use (``permitted=False``, its score is 0, the reason says why);
+``conditional``
+    permits it (``permitted=True, conditional=True``) with no penalty: the condition (a village nursery only,
+    outside the development boundary only on collective operating land…) is for the township to meet, and it
+    is quoted among the reasons;
+``conforming``
+    permits it;
+``unknown``
+    no or too little planning data: ``permitted=None``, not penalised.
 
 The town centre is the township government's office (an asset of category ``office`` owned by the town, in
 use; the lowest code when there are several), else the centroid of the town development boundary, else none.
@@ -19,15 +30,33 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gis_service.analysis.planning_conformance import Conformance, conformance
+from gis_service.analysis import conformance_uses
+from gis_service.analysis.conformance import Verdict, check_requests
 from gis_service.analysis.planning_overlay import overlay_zones
-from gis_service.analysis.siting_result import PermittedTable, PlanningVerdict
-from gis_service.analysis.siting_uses import UseProfile
+from gis_service.analysis.siting_result import PlanningVerdict
+from gis_service.analysis.siting_uses import UseProfile, subject_of
+
+# Farming a resource asset means what its land is for: fish in a pond or reservoir, trees in a forest.
+FARMING_BY_CATEGORY = {"pond": "aquaculture", "reservoir": "aquaculture", "forest": "forestry"}
+
+
+def conformance_use(use: str, category: str | None) -> str:
+    """The use code of the permitted-use table that siting's ``use`` means for an asset of ``category``.
+
+    Examples
+    --------
+    >>> conformance_use("farming", "pond"), conformance_use("farming", "land"), conformance_use("kindergarten", None)
+    ('aquaculture', 'farming', 'kindergarten')
+    """
+    if use == "farming":
+        return FARMING_BY_CATEGORY.get(category or "", use)
+    return use
 
 
 def planning_verdicts(assets: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, uses: Sequence[UseProfile],
-                      footprints: gpd.GeoSeries | None = None) -> PermittedTable:
-    """Asset code → use code → verdict, from the overlay of the assets with the planning zones.
+                      footprints: gpd.GeoSeries | None = None,
+                      table: conformance_uses.PermittedTable | None = None) -> dict[str, dict[str, PlanningVerdict]]:
+    """Asset code → use code → verdict, for every use each asset can take (see the module's notes).
 
     Parameters
     ----------
@@ -39,6 +68,8 @@ def planning_verdicts(assets: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, uses: S
         The uses to judge.
     footprints
         Surveyed outlines aligned with ``assets`` (None entries: use the point), same CRS.
+    table
+        The permitted-use table (default: the built-in one).
     """
     if zones.empty:
         return {}
@@ -49,16 +80,25 @@ def planning_verdicts(assets: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, uses: S
         shapes = np.where(shapely.is_missing(outlines) | shapely.is_empty(outlines), points, outlines)
     overlay = overlay_zones(gpd.GeoSeries(shapes, crs=assets.crs), zones)
     categories = [c if isinstance(c, str) else None for c in assets["category"]]
-    built = conformance(overlay, [None] * len(categories))  # None: the rule for buildings and built land
-    own = conformance(overlay, categories)
-    table: dict[str, dict[str, PlanningVerdict]] = {}
-    for i, code in enumerate(assets["code"].astype(str)):
-        table[code] = {use.code: _verdict(built[i] if use.needs_building else own[i]) for use in uses}
-    return table
+    codes = assets["code"].astype(str).tolist()
+    # Only the uses an asset can take (no kindergarten on a pond): the others are not scored anyway.
+    wanted = [(i, use.code) for i, category in enumerate(categories) for use in uses
+              if subject_of(category) in use.subjects]
+    verdicts = check_requests(overlay, [(i, conformance_use(use, categories[i])) for i, use in wanted], table)
+    found: dict[str, dict[str, PlanningVerdict]] = {code: {} for code in codes}
+    for (i, use), verdict in zip(wanted, verdicts, strict=True):
+        found[codes[i]][use] = as_planning_verdict(verdict)
+    return found
 
 
-def _verdict(found: Conformance) -> PlanningVerdict:
-    return PlanningVerdict(found.conforming, found.reason_zh, found.reason_en)
+def as_planning_verdict(verdict: Verdict) -> PlanningVerdict:
+    """The siting's view of a conformance verdict: the deciding reason, or the conditions when conditional."""
+    reasons = list(verdict.reasons)
+    if verdict.verdict == "conditional":
+        reasons = reasons[1:] or reasons  # the first says where it lies; the rest are the conditions
+    zh, en = "；".join(r.zh for r in reasons[:2]), "; ".join(r.en for r in reasons[:2])
+    permitted = {"conforming": True, "conditional": True, "not_conforming": False}.get(verdict.verdict)
+    return PlanningVerdict(permitted, zh, en, conditional=verdict.verdict == "conditional")
 
 
 def town_centre(assets: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) -> tuple[shapely.Point | None, str]:

@@ -2,7 +2,8 @@
 
 A recommendation carries its top factors by weighted contribution (``TOP_FACTORS``) in words with the measured
 quantity ("1.5公里内尚未覆盖的人口 1,240 人 / 1,240 people within 1.5 km not yet covered"), then its weakest
-considered factor when that is poor (value below ``DRAWBACK_BELOW``). A use the plan forbids says so first.
+considered factor when that is poor (value below ``DRAWBACK_BELOW``). A use the plan forbids says so first; one
+it permits only under a condition quotes the condition after the top factors.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def reasons(result: SitingResult, i: int, j: int) -> list[Reason]:
     for name in best[:TOP_FACTORS]:
         if result.contributions[name][i, j] > 0:
             out.append(describe(result, i, j, name, use))
+    if verdict.conditional:
+        out.append(Reason("planning", f"规划有条件允许:{verdict.reason_zh}".rstrip(":"),
+                          f"the plan allows it on condition: {verdict.reason_en}".rstrip(": ")))
     # Priority and former use are not defects of the asset: they never count as drawbacks.
     defects = [name for name in considered if name not in ("priority", "former_use")]
     worst = min(defects, key=lambda name: result.values[name][i, j], default=None)

@@ -16,11 +16,13 @@ from gis_service.analysis.siting_uses import FACTORS, SitingWeights, UseProfile
 
 @dataclass(frozen=True)
 class PlanningVerdict:
-    """Whether the plan permits a use at an asset (None: no planning data there), and why."""
+    """Whether the plan permits a use at an asset (None: no planning data there), and why; ``conditional``: it
+    permits it only under a condition (the reason quotes it)."""
 
     permitted: bool | None
     reason_zh: str = ""
     reason_en: str = ""
+    conditional: bool = False
 
 
 # asset code → use code → verdict (a bare bool or None will do); missing entries are unknown.

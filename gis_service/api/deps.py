@@ -9,8 +9,10 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from gis_service.analysis.conformance_uses import PermittedTable
 from gis_service.errors import NotFoundError
 from gis_service.layers.registry import LayerSpec, get_layer, list_layers
+from gis_service.services.conformance import table_from
 from gis_service.services.edits import EditService
 from gis_service.services.features import FeatureService
 from gis_service.services.layers import LayerService
@@ -31,6 +33,16 @@ async def get_edit_service(request: Request) -> EditService:
 
 async def get_layer_service(request: Request) -> LayerService:
     return request.app.state.layers
+
+
+def permitted_uses(request: Request) -> PermittedTable:
+    """This app's permitted-use table (``GIS_PERMITTED_USES_FILE`` merged into the built-in one), read once and
+    kept in ``app.state.permitted_uses``, so that conformance and siting judge with the same table."""
+    table: PermittedTable | None = getattr(request.app.state, "permitted_uses", None)
+    if table is None:
+        table = table_from(request.app.state.settings)
+        request.app.state.permitted_uses = table
+    return table
 
 
 async def get_collection(

@@ -1,8 +1,9 @@
 """Revitalisation siting on the stored layers: what each idle asset is best suited to become.
 
 The layers are read in one transaction (one consistent state), projected to EPSG:4544; the road network is built
-once from the same read; planning verdicts come from the registry's conformance rules per use; the town centre
-is the township government's office. The pure scoring is ``gis_service.analysis.siting``.
+once from the same read; planning verdicts come from the planning conformance with the permitted-use table the
+service is given (the app's, with ``GIS_PERMITTED_USES_FILE``: see ``gis_service.services.conformance.table_from``);
+the town centre is the township government's office. The pure scoring is ``gis_service.analysis.siting``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 from sqlalchemy import Engine
 
+from gis_service.analysis.conformance_uses import PermittedTable
 from gis_service.analysis.siting import SitingModel, SitingParameters, SitingResult, TownAssignment, assign_town
 from gis_service.analysis.siting_planning import planning_verdicts, town_centre
 from gis_service.analysis.siting_uses import FACTORS, USE_PROFILES, SitingWeights, profiles_for
@@ -50,18 +52,23 @@ class SitingOutcome:
 
 
 class SitingService:
-    def __init__(self, engine: Engine) -> None:
+    """Siting on one database, judging planning with one permitted-use table (None: the built-in one)."""
+
+    def __init__(self, engine: Engine, table: PermittedTable | None = None) -> None:
         self.engine = engine
+        self.table = table
 
     def siting(self, request: SitingRequest | None = None) -> SitingOutcome:
         """Score every idle asset for every use of ``request`` (and assign the town when asked)."""
         request = request or SitingRequest()
         snapshot = CoverageService(self.engine).read_snapshot(*SITING_LAYERS)
-        return site(snapshot.frames, request, snapshot.versions)
+        return site(snapshot.frames, request, snapshot.versions, self.table)
 
 
-def site(frames: Frames, request: SitingRequest, versions: dict[str, int] | None = None) -> SitingOutcome:
-    """The siting of ``request`` on layers already read (EPSG:4544)."""
+def site(frames: Frames, request: SitingRequest, versions: dict[str, int] | None = None,
+         table: PermittedTable | None = None) -> SitingOutcome:
+    """The siting of ``request`` on layers already read (EPSG:4544), with the permitted-use ``table`` (None: the
+    built-in one)."""
     uses = [u.code for u in profiles_for(parse_uses(request.uses))]
     if request.method not in ("auto", "network", "straight"):
         raise InvalidInputError(f"method: unknown method '{request.method}'; use auto, network or straight")
@@ -69,7 +76,7 @@ def site(frames: Frames, request: SitingRequest, versions: dict[str, int] | None
     idle = assets[assets["use_status"].isin(IDLE_STATUSES)].reset_index(drop=True)
     zones = frames["planning_zones"]
     centre, centre_code = town_centre(assets, zones)
-    permitted = planning_verdicts(idle, zones, profiles_for(uses), _footprints(idle))
+    permitted = planning_verdicts(idle, zones, profiles_for(uses), _footprints(idle), table)
     try:
         model = SitingModel.from_geodataframes(
             idle, frames["settlements"], facilities={name: frames[name] for name in FACILITY_LAYERS},

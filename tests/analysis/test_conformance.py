@@ -9,7 +9,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point
 
-from gis_service.analysis.conformance import check_conformance, current_use
+from gis_service.analysis.conformance import Verdict, check_conformance, current_use
 from gis_service.analysis.conformance_uses import (
     CONSTRUCTION_LAND_CODES,
     LAND_USES,
@@ -121,3 +121,33 @@ def test_building_uses_are_allowed_only_on_land_registration_counts_as_built() -
             continue
         assert BUILT_LAND.fits("other", row.key), row
         assert row.key.startswith(CONSTRUCTION_LAND_CODES)
+
+
+def _half_on_a_parcel(*, boundary: tuple[float, float, float, float] | None) -> list[Verdict]:
+    """A 20 × 10 m box whose left half lies on parcel 0704 (which ``boundary``, a development boundary, may
+    cover as well), and a point on the parcel; nothing else is planned."""
+    zones: list[tuple[str, tuple[float, float, float, float], str, str | None]] = [
+        ("P", (0, 0, 10, 10), "village_construction", "0704")]
+    if boundary is not None:
+        zones.append(("K", boundary, "development_boundary", None))
+    frame = gpd.GeoDataFrame({"code": [z[0] for z in zones], "zone_type": [z[2] for z in zones],
+                              "land_use_code": [z[3] for z in zones]},
+                             geometry=[shifted(*z[1]) for z in zones], crs=4544)
+    overlay = overlay_zones(gpd.GeoSeries([shifted(0, 0, 20, 10), Point(X0 + 5, Y0 + 5)], crs=4544), frame)
+    return check_conformance(overlay, ["agency_station", "agency_station"])
+
+
+@pytest.mark.parametrize(("boundary", "expected", "fitting"), [
+    (None, "unknown", 0.5),                     # the right half has no data
+    ((-50, -50, 10, 60), "unknown", 0.5),       # the boundary lies over the parcel only: still no data there
+    ((-50, -50, 12, 60), "unknown", 0.6),       # it reaches 2 m past the parcel: 10 % more on allowing land
+    ((-50, -50, 60, 60), "conditional", 1.0),   # it covers the right half: the detailed plan decides there
+])
+def test_a_zone_without_a_code_judges_only_what_no_parcel_covers(
+        boundary: tuple[float, float, float, float] | None, expected: str, fitting: float) -> None:
+    box_verdict, point_verdict = _half_on_a_parcel(boundary=boundary)
+    assert box_verdict.verdict == expected, box_verdict.reasons
+    assert box_verdict.fitting_share == pytest.approx(fitting)
+    if expected == "unknown":
+        assert f"{1 - fitting:.0%}" in box_verdict.reasons[0].zh
+    assert point_verdict.verdict == "conforming"  # a point on the parcel: the parcel alone decides

@@ -4,16 +4,20 @@ the town assignment."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
 from shapely.geometry import Point
 
+from gis_service.analysis.conformance_uses import load_permitted_uses
 from gis_service.analysis.network import RoadNetwork
 from gis_service.analysis.siting import PlanningVerdict, SitingModel, SitingWeights, assign_town
+from gis_service.analysis.siting_planning import planning_verdicts
 from gis_service.analysis.siting_reasons import reasons
 from gis_service.analysis.siting_result import SitingParameters
+from gis_service.analysis.siting_uses import profiles_for
 from tests import siting_town as town
 
 DAY_CARE = "elderly_day_care"
@@ -132,3 +136,45 @@ def test_straight_lines_without_a_network() -> None:
     assert result.measurements.method == "straight"
     assert np.isnan(result.values["road_access"]).all()  # no road layer: left out, not guessed
     assert result.score("B", DAY_CARE) > result.score("A", DAY_CARE)
+
+
+KINDERGARTEN, WORKSHOP = "kindergarten", "workshop"
+
+
+def test_siting_judges_uses_with_the_permitted_use_table() -> None:
+    """A on industrial land (1001): no day care or kindergarten there, as the conformance check says; a workshop
+    is fine. B on village construction land of no stated use: allowed on condition of the village plan."""
+    uses = [DAY_CARE, KINDERGARTEN, WORKSHOP]
+    verdicts = planning_verdicts(town.assets(), town.zones(code_under_a="1001"), profiles_for(uses))
+    result = model(uses=uses, permitted=verdicts).solve()
+    for use in (DAY_CARE, KINDERGARTEN):
+        assert result.score("A", use) == 0.0
+        words = reasons(result, *result.position("A", use))
+        assert words[0].factor == "planning" and "规划不允许" in words[0].zh and "1001" in words[0].zh
+    assert result.permitted[result.position("A", WORKSHOP)].permitted is True
+    assert result.score("A", WORKSHOP) > 0
+    b_care = result.permitted[result.position("B", DAY_CARE)]
+    assert (b_care.permitted, b_care.conditional) == (True, True)
+    assert result.score("B", DAY_CARE) > 0
+    conditions = [w for w in reasons(result, *result.position("B", DAY_CARE)) if w.factor == "planning"]
+    assert len(conditions) == 1 and "规划有条件允许" in conditions[0].zh and "村庄规划" in conditions[0].zh
+
+
+def test_siting_takes_the_table_it_is_given(tmp_path: Path) -> None:
+    override = tmp_path / "uses.csv"
+    override.write_text("key,use,level,condition_zh,condition_en\n1001,kindergarten,conditional,限企业托育点,"
+                        "workplace nursery only\n", encoding="utf-8")
+    zones = town.zones(code_under_a="1001")
+    built_in = planning_verdicts(town.assets(), zones, profiles_for([KINDERGARTEN]))
+    ours = planning_verdicts(town.assets(), zones, profiles_for([KINDERGARTEN]), table=load_permitted_uses(override))
+    assert built_in["A"][KINDERGARTEN].permitted is False
+    assert ours["A"][KINDERGARTEN].permitted is True and "限企业托育点" in ours["A"][KINDERGARTEN].reason_zh
+
+
+def test_farming_a_pond_is_judged_as_aquaculture() -> None:
+    frame = town.assets().assign(category=["pond", "land"], land_area=[5000.0, 5000.0])
+    zones = town.zones(code_under_a="1704")  # A: a pond on pond water; B: land on village construction land
+    verdicts = planning_verdicts(frame, zones, profiles_for(["farming"]))
+    assert verdicts["A"]["farming"].permitted is True and not verdicts["A"]["farming"].conditional
+    assert verdicts["B"]["farming"].permitted is False  # no farming on village construction land
+    assert DAY_CARE not in verdicts["A"]  # a pond cannot take a building use: not judged

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
+from gis_service.api.app import create_app
+from tests import siting_town as town
+from tests.api.conftest import serving, settings_for
 from tests.conftest import DEMO_DIR
 
 
@@ -69,3 +73,20 @@ def test_bad_requests_are_problems_naming_the_field(client: httpx.Client, params
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
     assert field in response.json()["detail"]
+
+
+def test_siting_uses_the_apps_permitted_use_table(engine: Engine, tmp_path: Path) -> None:
+    """Asset A of the hand-made town stands on industrial land (1001): no kindergarten there with the built-in
+    table; GIS_PERMITTED_USES_FILE allowing it makes the siting score it, as the conformance check judges it."""
+    town.load(engine, tmp_path)
+    town.replace_layer(engine, tmp_path, "planning_zones", town.zones(code_under_a="1001"))
+    override = tmp_path / "uses.csv"
+    override.write_text("key,use,level\n1001,kindergarten,yes\n", encoding="utf-8")
+    query = {"uses": "kindergarten", "asset_code": "A"}
+    for settings, permitted in ((settings_for(engine), False),
+                                (settings_for(engine, permitted_uses_file=override), True)):
+        with serving(create_app(settings, engine=engine)) as url:
+            [entry] = httpx.get(f"{url}/analysis/siting", params=query).json()["assets"][0]["ranking"]
+            conformance = httpx.get(f"{url}/analysis/conformance", params={"use": "kindergarten", "code": "A"})
+        assert entry["permitted"] is permitted and (entry["score"] > 0) is permitted
+        assert conformance.json()["features"][0]["verdict"] == ("conforming" if permitted else "not_conforming")

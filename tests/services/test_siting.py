@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import Engine
 
 from gis_service.errors import InvalidInputError, NotFoundError
+from gis_service.services.conformance import ConformanceService, table_from
 from gis_service.services.siting import SitingRequest, SitingService, only_asset, parse_weights
 from gis_service.services.siting_outputs import siting_json
+from gis_service.settings import Settings
 from tests import siting_town as town
 
 DAY_CARE = "elderly_day_care"
@@ -68,3 +70,21 @@ def test_bad_requests_name_the_field(engine: Engine, tmp_path: Path) -> None:
     assert parse_weights("demand=2, scenic=0").demand == 2.0
     with pytest.raises(NotFoundError, match="asset_code"):
         only_asset(service.siting(), "NOPE")
+
+
+def test_industrial_land_refuses_day_care_and_the_table_is_the_apps(engine: Engine, tmp_path: Path) -> None:
+    """A stands on a 1001 (industrial) parcel: day care and kindergarten score 0 as the conformance check says,
+    a workshop does not; the service judges with the table it is given (the app's GIS_PERMITTED_USES_FILE)."""
+    town.load(engine, tmp_path)
+    town.replace_layer(engine, tmp_path, "planning_zones", town.zones(code_under_a="1001"))
+    uses = (DAY_CARE, "kindergarten", "workshop")
+    result = SitingService(engine).siting(SitingRequest(uses=uses)).result
+    assert result.score("A", DAY_CARE) == 0.0 and result.score("A", "kindergarten") == 0.0
+    assert result.score("A", "workshop") > 0 and result.score("B", DAY_CARE) > 0
+    verdict = ConformanceService(engine).layer("assets", use="kindergarten", code="A").verdicts[0]
+    assert verdict.verdict == "not_conforming"
+    override = tmp_path / "uses.csv"
+    override.write_text("key,use,level\n1001,kindergarten,yes\n", encoding="utf-8")
+    table = table_from(Settings(permitted_uses_file=override))
+    ours = SitingService(engine, table).siting(SitingRequest(uses=uses)).result
+    assert ours.score("A", "kindergarten") > 0 and ours.score("A", DAY_CARE) == 0.0

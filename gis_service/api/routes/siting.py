@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from gis_service.api.deps import permitted_uses
 from gis_service.api.geojson import feature_collection
 from gis_service.api.links import GEOJSON, JSON
 from gis_service.api.security import ReaderDep
@@ -43,7 +44,8 @@ async def siting(
     names = [part.strip() for item in uses or [] for part in item.split(",") if part.strip()]
     parsed = SitingRequest(tuple(names) or None, parse_weights(weights), assign, method)
     language = request.app.state.settings.language
-    outcome = await run_in_threadpool(SitingService(request.app.state.engine).siting, parsed)
+    service = SitingService(request.app.state.engine, permitted_uses(request))
+    outcome = await run_in_threadpool(service.siting, parsed)
     rows = only_asset(outcome, asset_code)
     if f == "geojson":
         chunks = [orjson.dumps(feature) for feature in siting_features(outcome, rows, language)]
