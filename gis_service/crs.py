@@ -45,7 +45,7 @@ def parse_crs(text: str | int) -> CRS:
     if match:
         authority, code = match.group(1).upper(), match.group(2)
         value = "OGC:CRS84" if code.upper() == "CRS84" else f"{authority}:{code}"
-    elif value.isdigit():
+    elif value.isascii() and value.isdecimal():
         value = f"EPSG:{value}"
     elif value.upper() == "CRS84":
         value = "OGC:CRS84"

@@ -129,7 +129,7 @@ def _check_value(value: Any, spec: FieldSpec, lookup: dict[str, str] | None) -> 
     if lookup is not None and value.casefold() not in lookup:
         allowed = "、".join(f"{zh}({code})" for code, (zh, _en) in CODELISTS[info.codelist or ""].items())
         return f"'{value}' is not one of: {allowed}"
-    if info.digits is not None and not (value.isdigit() and len(value) == info.digits):
+    if info.digits is not None and not (value.isascii() and value.isdecimal() and len(value) == info.digits):
         return f"'{value}' must be {info.digits} digits"
     if info.minimum is not None and isinstance(value, int | float) and value < info.minimum:
         return f"{value} is below the minimum {info.minimum:g}"

@@ -246,3 +246,11 @@ def test_numbers_beyond_an_integer_column_are_row_errors(service: LayerService, 
     error = reject(service, write(frame, tmp_path / "big.gpkg"))
     assert [(p.row, p.field) for p in error.problems] == [(2, "人口")]
     unchanged(service)
+
+
+def test_full_width_digits_are_not_a_village_code(service: LayerService, tmp_path: Path) -> None:
+    # "５１０９２３１００２０１".isdigit() holds in Python; stored, it would match no village.
+    frame = settlements(1)
+    frame["village_code"] = ["５１０９２３１００２０１"]
+    error = reject(service, write(frame, tmp_path / "wide.gpkg"))
+    assert error.problems[0].message == "'５１０９２３１００２０１' must be 12 digits"

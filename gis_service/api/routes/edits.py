@@ -60,7 +60,7 @@ async def _body(request: Request, layer: LayerSpec, principal: Principal) -> Any
         raise UnsupportedMediaTypeError(f"send the feature as application/geo+json (got '{media_type or 'nothing'}')")
     declared = request.headers.get("content-length", "0")
     too_large = PayloadTooLargeError(f"the body is larger than {MAX_BODY_BYTES // 2**20} MB")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isascii() and declared.isdecimal() and int(declared) > MAX_BODY_BYTES:
         raise too_large
     raw = bytearray()
     async for chunk in request.stream():

@@ -108,7 +108,7 @@ async def import_ledger(
     require_edit(principal, "assets")  # before reading a byte of the upload
     limit = int(request.app.state.settings.upload_max_mb * 2**20)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + 64 * 1024:
+    if declared.isascii() and declared.isdecimal() and int(declared) > limit + 64 * 1024:
         raise PayloadTooLargeError(f"the upload is larger than {limit // 2**20} MB")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise UnsupportedMediaTypeError("send the workbook as multipart/form-data in a field named 'file'")
