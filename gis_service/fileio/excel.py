@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell import Cell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from pyproj import CRS
@@ -49,7 +51,8 @@ def split_long_cells(table: pd.DataFrame) -> pd.DataFrame:
 
 def join_long_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Undo :func:`split_long_cells`: append every "<header>续N" column to its header's column."""
-    continued = [c for c in frame.columns if CONTINUED in str(c) and str(c).rsplit(CONTINUED, 1)[1].isdigit()]
+    continued = [c for c in frame.columns if CONTINUED in str(c) and str(c).rsplit(CONTINUED, 1)[1].isascii()
+                 and str(c).rsplit(CONTINUED, 1)[1].isdecimal()]
     for column in sorted(continued, key=lambda c: int(str(c).rsplit(CONTINUED, 1)[1])):
         base = str(column).rsplit(CONTINUED, 1)[0]
         if base in frame.columns:
@@ -57,6 +60,14 @@ def join_long_cells(frame: pd.DataFrame) -> pd.DataFrame:
                            for a, b in zip(frame[base], frame[column], strict=True)]
             frame = frame.drop(columns=[column])
     return frame
+
+
+def no_formulas(cells: Iterable[Cell]) -> None:
+    """Keep text from data, such as ``=1+1`` or ``=HYPERLINK(…)``, as text in ``cells``: openpyxl stores any
+    string starting with ``=`` as a formula, which Excel would run when the sheet is opened."""
+    for cell in cells:
+        if cell.data_type == "f":
+            cell.data_type = "s"
 
 
 def write_workbook(table: pd.DataFrame, layer: LayerSpec, path: Path, crs: CRS, language: str) -> None:
@@ -75,9 +86,7 @@ def write_workbook(table: pd.DataFrame, layer: LayerSpec, path: Path, crs: CRS, 
     for row in table.itertuples(index=False, name=None):
         sheet.append([None if is_missing(v) else v for v in row])
     for cells in sheet.iter_rows(min_row=2):
-        for cell in cells:
-            if cell.data_type == "f":  # text such as "=1+1" stays text: no formulas from data
-                cell.data_type = "s"
+        no_formulas(cells)
     for index, column in enumerate(table.columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(str(column)) * 2 + 2))
     sheet.freeze_panes = "A2"

@@ -21,6 +21,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from gis_service.errors import InvalidInputError
+from gis_service.fileio.excel import no_formulas
 from gis_service.fileio.formats import LATITUDE, LONGITUDE, field_lookup, is_blank, is_missing
 from gis_service.layers.codelists import CODELISTS
 from gis_service.layers.registry import LayerSpec, get_layer
@@ -119,9 +120,9 @@ def _style(sheet: Worksheet, columns: list[LedgerColumn], lists: dict[str, str],
         sheet.column_dimensions[letter].number_format = number_format
         width = 60 if column.kind == "wkt" else max(10, min(36, len(column.header) * 2 + 4))
         sheet.column_dimensions[letter].width = width
-        for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-            if cell.data_type == "f":  # text such as "=1+1" stays text: no formulas from data
-                cell.data_type = "s"
+        cells = [cell for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index)]
+        no_formulas(cells)
+        for cell in cells:
             cell.number_format = number_format
         validation = _validation(column, lists)
         if validation is not None:

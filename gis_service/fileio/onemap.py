@@ -45,7 +45,8 @@ import shapely
 from pyproj import CRS
 
 from gis_service.crs import epsg_code, parse_crs
-from gis_service.errors import ImportRejectedError, InvalidInputError, RowProblem
+from gis_service.errors import ImportRejectedError, InvalidInputError, PayloadTooLargeError, RowProblem
+from gis_service.fileio.excel import no_formulas
 from gis_service.fileio.readers import DRIVER_COLUMNS, SourceTable
 from gis_service.layers.codelists import label
 
@@ -75,6 +76,12 @@ EXPORT_FIELDS = (("BSM", "code", "标识码"), ("MC", "name", "名称"), ("DLBM"
                  ("DLMC", "land_use_name", "地类名称"), ("FQLX", "zone_type", "分区类型"),
                  ("GHMC", "plan_name", "规划名称"))
 NATIONAL_ENCODING = "GBK"
+# Limits on a received .zip, checked before it is unpacked. Real packages compress a few times (a DBF with
+# wide, mostly blank text fields a few hundred times at most); deflate bombs reach a thousand to one.
+MAX_UNPACKED_BYTES = 4 * 2**30
+MAX_MEMBERS = 2_000
+MAX_RATIO = 500
+RATIO_CHECKED_FROM = 2**20  # small members cannot do harm whatever their ratio
 
 
 def layer_kind(name: str) -> str | None:
@@ -104,28 +111,54 @@ class PlanningSource:
 
 
 @contextmanager
-def opened(path: Path) -> Iterator[list[Path]]:
-    """The GIS files of ``path`` (a .gpkg, a .shp, a folder or a .zip of them), unpacked while in use."""
+def opened(path: Path, max_unpacked: int = MAX_UNPACKED_BYTES) -> Iterator[list[Path]]:
+    """The GIS files of ``path`` (a .gpkg, a .shp, a folder or a .zip of them), unpacked while in use.
+
+    A .zip is checked before anything is unpacked (:func:`check_members`): at most ``max_unpacked`` bytes in
+    all, no member compressed suspiciously well, none encrypted or outside the archive.
+    """
     if not path.exists():
         raise InvalidInputError(f"{path}: file not found")
     if path.suffix.lower() == ".zip":
         with tempfile.TemporaryDirectory(prefix="onemap-") as scratch:
             try:
                 with zipfile.ZipFile(path) as archive:
-                    _safe_extract(archive, Path(scratch))
-            except zipfile.BadZipFile:
-                raise InvalidInputError(f"{path.name}: not a valid .zip file") from None
+                    check_members(archive, path.name, Path(scratch), max_unpacked)
+                    archive.extractall(scratch)
+            except (zipfile.BadZipFile, NotImplementedError, EOFError) as exc:
+                # A member whose data disagree with its declared size fails its CRC here (zipfile stops at
+                # the declared size), so the checked total holds for what is really written.
+                raise InvalidInputError(f"{path.name}: not a valid .zip file ({exc})") from None
             yield _gis_files(Path(scratch))
         return
     yield _gis_files(path) if path.is_dir() else [path]
 
 
-def _safe_extract(archive: zipfile.ZipFile, target: Path) -> None:
-    for member in archive.infolist():
-        destination = (target / member.filename).resolve()
-        if not destination.is_relative_to(target.resolve()):  # a "../" name must not write outside
+def check_members(archive: zipfile.ZipFile, name: str, target: Path, max_unpacked: int) -> None:
+    """Refuse a .zip before unpacking it into ``target``: a member outside it or encrypted
+    (:class:`InvalidInputError`), more than :data:`MAX_MEMBERS` members or one compressed more than
+    :data:`MAX_RATIO` to 1 (:class:`ImportRejectedError`, a zip bomb's mark), more than ``max_unpacked`` bytes in
+    all (:class:`PayloadTooLargeError`). Sizes are the ones the archive declares."""
+    members = archive.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise ImportRejectedError(problems=[RowProblem(name, None, None, f"holds {len(members):,} files; at most "
+                                                       f"{MAX_MEMBERS:,} are accepted")])
+    root = target.resolve()
+    for member in members:
+        if not (target / member.filename).resolve().is_relative_to(root):  # a "../" name must not write outside
             raise InvalidInputError(f"the .zip holds a path outside itself: {member.filename}")
-    archive.extractall(target)
+        if member.flag_bits & 0x1:
+            raise InvalidInputError(f"{name}: {member.filename} is encrypted; send it without a password")
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > RATIO_CHECKED_FROM and ratio > MAX_RATIO:
+            raise ImportRejectedError(problems=[RowProblem(
+                f"{name}:{member.filename}", None, None, f"unpacks to {member.file_size / 2**20:,.0f} MB from "
+                f"{member.compress_size:,} bytes ({ratio:,.0f} to 1): refused as a possible zip bomb")])
+    total = sum(member.file_size for member in members)
+    if total > max_unpacked:
+        raise PayloadTooLargeError(f"{name} unpacks to {total / 2**20:,.1f} MB, more than the "
+                                   f"{max_unpacked / 2**20:,.1f} MB accepted (解压后超过大小限制); "
+                                   "nothing was imported")
 
 
 def _gis_files(folder: Path) -> list[Path]:
@@ -296,3 +329,6 @@ def write_metadata(path: Path, layers: dict[str, gpd.GeoDataFrame], source: str)
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         pd.DataFrame(rows).to_excel(writer, sheet_name="元数据", index=False)
         pd.DataFrame(fields).to_excel(writer, sheet_name="字段", index=False)
+        for sheet in writer.sheets.values():  # the source holds plan names as received: text, never formulas
+            for cells in sheet.iter_rows(min_row=2):
+                no_formulas(cells)

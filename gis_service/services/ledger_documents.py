@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, Row
 from gis_service.access import Principal, require_edit
 from gis_service.db.engine import write_transaction
 from gis_service.errors import (
+    ConflictError,
     InvalidInputError,
     LedgerInputRejectedError,
     NotFoundError,
@@ -277,6 +278,21 @@ def insert_documents(conn: Connection, placement: Placement, uploads: Sequence[S
     return ids
 
 
+def _open_plan(plans: PlanRepository, asset_code: str) -> int | None:
+    """The id of the asset's plan that new evidence joins (``None``: no plan yet); 409 once it is struck off.
+
+    Evidence joined to a struck-off plan would change it with no new version, ETag or history entry; the
+    plan is locked so that a strike-off running at the same time finishes first (or waits for this upload).
+    """
+    plan_id = plans.id_for_asset(asset_code)
+    plan = None if plan_id is None else plans.get(plan_id, for_update=True)
+    if plan is not None and plan.status == "struck_off":
+        raise ConflictError(f"方案 {plan_id} 已于 {plan.struck_off_on} 销号,不能再补充佐证材料(可作为其他用途上传); "
+                            f"plan {plan_id} of asset {asset_code} was struck off on {plan.struck_off_on}: its "
+                            "evidence is closed (upload the file with another purpose, e.g. photo)")
+    return plan_id
+
+
 def document_from_row(row: Row[Any]) -> Document:
     return Document(int(row.id), row.sha256, row.media_type, int(row.size_bytes), row.original_name, row.purpose,
                     row.asset_code, row.plan_id, row.uploaded_by, row.uploaded_at)
@@ -292,13 +308,13 @@ class DocumentService:
     def upload(self, asset_code: str, upload: StagedUpload, purpose: str | None, principal: Principal) -> Document:
         """Store a staged upload for an asset (the upload is consumed: placed or discarded). Strike-off
         evidence is attached to the asset's plan at once, if it has one, so that the plan can be struck off
-        with it."""
+        with it; 409 if that plan is struck off already (its evidence is closed; other purposes are stored)."""
         try:
             code = parse_purpose(purpose)
             with self.store.placing() as placement, write_transaction(self.engine) as conn:
                 plans = PlanRepository(conn)
                 require_asset_edit(principal, plans.asset(asset_code), asset_code, LAYER)
-                plan_id = plans.id_for_asset(asset_code) if code == "evidence" else None
+                plan_id = _open_plan(plans, asset_code) if code == "evidence" else None
                 [document_id] = insert_documents(conn, placement, [upload], purpose=code, asset_code=asset_code,
                                                  plan_id=plan_id, actor=principal.name)
                 row = DocumentRepository(conn).get(document_id)

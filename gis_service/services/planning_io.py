@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from gis_service.db.engine import write_transaction
 from gis_service.errors import ImportRejectedError, RowProblem
-from gis_service.fileio.onemap import opened, read_planning, write_package
+from gis_service.fileio.onemap import MAX_UNPACKED_BYTES, opened, read_planning, write_package
 from gis_service.layers.registry import get_layer
 from gis_service.layers.validation import MAX_PROBLEMS, ValidLayer, validate
 from gis_service.repositories.layers import LayerRepository
@@ -46,7 +46,8 @@ class PlanningIOService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def import_path(self, path: Path, *, plan_name: str | None = None, replace: bool = False) -> PlanningImport:
+    def import_path(self, path: Path, *, plan_name: str | None = None, replace: bool = False,
+                    max_unpacked: int = MAX_UNPACKED_BYTES) -> PlanningImport:
         """Import a GeoPackage, a Shapefile, a folder or a .zip of them.
 
         Parameters
@@ -57,13 +58,17 @@ class PlanningIOService:
             Plan name (规划名称) for every imported zone; default: the files' GHMC, if any.
         replace
             Remove every stored planning zone first (same transaction).
+        max_unpacked
+            Most bytes a .zip may unpack to (checked before unpacking).
 
         Raises
         ------
         ImportRejectedError
-            With every problem of every layer; nothing is written.
+            With every problem of every layer, or a .zip member compressed like a zip bomb; nothing is written.
+        PayloadTooLargeError
+            A .zip that would unpack to more than ``max_unpacked`` bytes; nothing is written.
         """
-        with opened(path) as files:
+        with opened(path, max_unpacked) as files:
             sources, ignored = read_planning(files)
         if plan_name:
             for source in sources:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import random
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 import pyogrio
 import pytest
 from sqlalchemy import Engine
+from starlette.requests import Request
 
 from gis_service.api import create_app
+from gis_service.api.routes import conformance as conformance_routes
+from gis_service.errors import PayloadTooLargeError
+from gis_service.services.layers import LayerService
 from gis_service.services.ledger_registration import LedgerRegistrationService
 from gis_service.services.users import UserService
 from tests import conformance_town
@@ -115,3 +123,103 @@ def test_planning_import_rights_problems_and_export(town_url: tuple[str, Engine]
     assert package.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(package.content)).namelist()
     assert {"onemap_4544.gpkg", "metadata.xlsx", "shp/DLTB.shp", "shp/DLTB.cpg", "shp/DLTB.prj"} <= set(names)
+
+
+# ---------------------------------------------------------------------- body and upload limits
+
+
+async def _read_with_limit(chunks: int, limit: int) -> tuple[int, Exception | None]:
+    """Feed ``read_body`` ``chunks`` messages of 1 kB (no Content-Length); how many it took, and its error."""
+    taken = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal taken
+        taken += 1
+        return {"type": "http.request", "body": b"[" * 1024, "more_body": taken < chunks}
+
+    request = Request({"type": "http", "method": "POST", "headers": []}, receive)
+    try:
+        await conformance_routes.read_body(request, limit)
+    except PayloadTooLargeError as exc:
+        return taken, exc
+    return taken, None
+
+
+def test_sites_body_is_cut_off_while_it_arrives() -> None:
+    taken, error = asyncio.run(_read_with_limit(chunks=1000, limit=4 * 1024))
+    assert taken == 5 and error is not None and "at most 0.00390625 MB" in str(error)
+    assert asyncio.run(_read_with_limit(chunks=4, limit=4 * 1024)) == (4, None)
+
+
+def test_sites_body_over_the_limit_is_413(town_url: tuple[str, Engine], monkeypatch: pytest.MonkeyPatch) -> None:
+    url, _ = town_url
+    monkeypatch.setattr(conformance_routes, "MAX_BODY", 4 * 1024)
+    sites = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [105.25, 30.6]},
+         "properties": {"use": "workshop", "code": f"S{i}"}} for i in range(100)]}
+    body = orjson.dumps(sites)
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: only the running count can stop it
+        yield from (body[i:i + 1024] for i in range(0, len(body), 1024))
+
+    for content in (body, chunked()):
+        refused = httpx.post(f"{url}/analysis/conformance", content=content,
+                             headers={"Content-Type": "application/json"})
+        assert refused.status_code == 413 and refused.headers["content-type"] == "application/problem+json"
+
+
+@pytest.fixture
+def small_uploads(engine: Engine, tmp_path: Path) -> Iterator[tuple[str, Engine, str]]:
+    """A server over the hand-made zones whose uploads may weigh 0.25 MB, and an admin's key."""
+    conformance_town.load(engine, tmp_path)
+    admin = UserService(engine).add("f4_admin", "admin")[1]
+    with serving(create_app(settings_for(engine, upload_max_mb=0.25), engine=engine)) as url:
+        yield url, engine, admin
+
+
+def _zone_codes(engine: Engine) -> list[str]:
+    return sorted(LayerService(engine).read("planning_zones")["code"])
+
+
+def _declaring(archive: bytes, size: int) -> bytes:
+    """``archive`` (one member) with the member's uncompressed size rewritten to ``size`` in both headers."""
+    data = bytearray(archive)
+    for at, offset in ((data.find(b"PK\x03\x04"), 22), (data.rfind(b"PK\x01\x02"), 24)):
+        data[at + offset:at + offset + 4] = size.to_bytes(4, "little")
+    return bytes(data)
+
+
+def test_planning_upload_over_the_limit_changes_nothing(small_uploads: tuple[str, Engine, str]) -> None:
+    url, engine, admin = small_uploads
+    before = _zone_codes(engine)
+    big = random.Random(4).randbytes(400 * 1024)
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the limit applies while the body arrives
+        boundary = b"f4-boundary"
+        yield (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="plan.gpkg"\r\n\r\n')
+        yield from (big[i:i + 16 * 1024] for i in range(0, len(big), 16 * 1024))
+        yield b"\r\n--" + boundary + b"--\r\n"
+
+    headers = {"Authorization": f"Bearer {admin}"}
+    declared = httpx.post(f"{url}/planning/import", headers=headers, files={"file": ("plan.gpkg", big)},
+                          data={"replace": "true"})
+    streamed = httpx.post(f"{url}/planning/import", content=chunked(), headers={
+        **headers, "Content-Type": "multipart/form-data; boundary=f4-boundary"})
+    for refused in (declared, streamed):
+        assert refused.status_code == 413 and refused.headers["content-type"] == "application/problem+json"
+        assert "the upload is larger than 1 x 0.2 MB" in refused.json()["detail"]
+    assert _zone_codes(engine) == before
+
+
+def test_planning_zip_declaring_a_huge_size_is_refused(small_uploads: tuple[str, Engine, str]) -> None:
+    url, engine, admin = small_uploads
+    before = _zone_codes(engine)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("DLTB.shp", random.Random(5).randbytes(50 * 1024))
+    lying = _declaring(buffer.getvalue(), 3 * 2**20)  # 60 to 1, but more than 10 x 0.25 MB in all
+    refused = httpx.post(f"{url}/planning/import", headers={"Authorization": f"Bearer {admin}"},
+                         files={"file": ("plan.zip", lying)}, data={"replace": "true"})
+    assert refused.status_code == 413 and refused.headers["content-type"] == "application/problem+json"
+    assert "plan.zip unpacks to 3.0 MB, more than the 2.5 MB accepted" in refused.json()["detail"]
+    assert _zone_codes(engine) == before

@@ -333,3 +333,41 @@ def test_upload_without_length_is_cut_off_while_it_arrives(server: Server) -> No
     # Refused by the limit on the arriving body (the message of the store's own limit names the file).
     assert "the upload is larger than 1 x 0.2 MB" in _problem(refused, 413)["detail"]
     assert server.stored() == (0, [])
+
+
+@pytest.mark.parametrize("file_field", ["date", "note"])
+def test_strike_off_with_a_field_sent_as_file_leaves_no_temporary_file(server: Server, file_field: str) -> None:
+    plan = server.create().json()
+    files = [("evidence", ("竣工.jpg", image(), "image/jpeg")), (file_field, ("x.txt", b"2021-11-30", "text/plain"))]
+    refused = server.http.post(f"/ledger/plans/{plan['id']}/strike-off", headers=server.as_(server.admin),
+                               files=files)
+    assert f"'{file_field}' must be a text field" in _problem(refused, 400)["detail"]
+    assert server.stored() == (0, [])  # no ".upload-*.part" left in the upload folder
+    assert server.http.get(f"/ledger/plans/{plan['id']}").json()["status"] == "pending"
+
+
+@pytest.mark.parametrize("documents", [["²"], ["٣"], ["1" * 5000], [0], [2**31]])
+def test_strike_off_refuses_what_only_looks_like_a_document_id(server: Server, documents: list[Any]) -> None:
+    plan = server.create().json()
+    url = f"/ledger/plans/{plan['id']}/strike-off"
+    as_json = _problem(server.http.post(url, json={"documents": documents}, headers=server.as_(server.admin)), 422)
+    assert [p["field"] for p in as_json["problems"]] == ["documents"]
+    as_form = server.http.post(url, headers=server.as_(server.admin), data={"documents": str(documents[0])},
+                               files={"evidence": ("竣工.jpg", image(), "image/jpeg")})
+    assert [p["field"] for p in _problem(as_form, 422)["problems"]] == ["documents"]
+    assert server.stored() == (0, [])
+
+
+def test_evidence_for_a_struck_off_plan_is_refused(server: Server) -> None:
+    plan = server.create().json()
+    url = f"/ledger/plans/{plan['id']}"
+    done = server.http.post(f"{url}/strike-off", headers=server.as_(server.admin),
+                            files={"evidence": ("竣工.jpg", image(), "image/jpeg")})
+    assert done.status_code == 200, done.text
+    late = server.upload(server.admin, IDLE_A, pdf("补充"), "补充.pdf", purpose="evidence")
+    assert "evidence is closed" in _problem(late, 409)["detail"]
+    photo = server.upload(server.admin, IDLE_A, pdf("补充"), "补充.pdf", purpose="other")
+    assert photo.status_code == 201 and photo.json()["plan_id"] is None
+    after = server.http.get(url)
+    assert after.headers["ETag"] == done.headers["ETag"] and after.json()["evidence"] == done.json()["evidence"]
+    assert len(server.http.get(f"{url}/history").json()["versions"]) == 2

@@ -271,3 +271,18 @@ def test_filters(plans: PlanService, store: DocumentStore) -> None:
     assert ids(overdue_as_of=date(2022, 4, 1)) == [a.id, town.id]
     with pytest.raises(LedgerInputRejectedError, match="status"):
         ids(status="finished")
+
+
+def test_evidence_cannot_be_added_to_a_struck_off_plan(plans: PlanService, store: DocumentStore,
+                                                       engine: Engine) -> None:
+    documents = DocumentService(engine, store)
+    plan = plans.create(plan_fields(), ADMIN)
+    done = plans.strike_off(plan.id, ADMIN, None, on=date(2021, 11, 30), uploads=[_evidence(store)])
+    with pytest.raises(ConflictError, match="evidence is closed"):
+        documents.upload(IDLE_A, _evidence(store, pdf("补充"), "补充.pdf"), "销号佐证", ADMIN)
+    assert [d.purpose for d in documents.for_asset(IDLE_A)] == ["evidence"] and store.temp_files() == []
+    contract = documents.upload(IDLE_A, _evidence(store, pdf("租赁合同"), "合同.pdf"), "contract", ADMIN)
+    assert contract.plan_id is None  # other purposes stay allowed, attached to no plan
+    after = plans.get(plan.id)
+    assert (after.version, after.etag, after.evidence) == (done.version, done.etag, done.evidence)
+    assert [v.action for v in plans.history(plan.id)] == ["create", "strike_off"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import zipfile
@@ -14,7 +15,7 @@ import pytest
 from shapely.geometry import MultiPolygon
 from sqlalchemy import Engine
 
-from gis_service.errors import ImportRejectedError
+from gis_service.errors import ImportRejectedError, PayloadTooLargeError
 from gis_service.services.layers import LayerService
 from gis_service.services.planning_io import PlanningIOService
 from tests.conformance_town import shifted
@@ -33,6 +34,18 @@ def conventional_layers(crs: int = 4544) -> dict[str, gpd.GeoDataFrame]:
                        "DLMC": ["农村社区服务设施用地", "乔木林地", "坑塘水面", "水田"]},
                       [(0, 0, 100, 100), (0, 100, 100, 200), (-100, 0, 0, 100), (-100, 100, 0, 200)]),
     }
+
+
+def shapefile_zip(path: Path) -> Path:
+    """The conventional layers as Shapefiles in a .zip at ``path``."""
+    folder = path.parent / f"{path.stem}-shp"
+    folder.mkdir()
+    for name, frame in conventional_layers().items():
+        pyogrio.write_dataframe(frame, folder / f"{name}.shp")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for file in sorted(folder.iterdir()):
+            zipped.write(file, file.name)
+    return path
 
 
 def zones(engine: Engine) -> pd.DataFrame:
@@ -127,3 +140,50 @@ def test_rejected_import_leaves_the_zones_unchanged(engine: Engine, tmp_path: Pa
     where = {(p.file, p.row) for p in caught.value.problems}
     assert ("bad.gpkg:STBHHX", 1) in where and ("bad.gpkg:DLTB", 3) in where
     pd.testing.assert_frame_equal(zones(engine), before)
+
+
+def _zeros_zip(path: Path, members: dict[str, int]) -> Path:
+    """A .zip whose members are ``size`` zero bytes each, deflated (a thousand to one: a zip bomb's shape)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name, size in members.items():
+            with zipped.open(name, "w") as member:
+                for _ in range(size // 2**20):
+                    member.write(bytes(2**20))
+    return path
+
+
+@pytest.mark.parametrize(("members", "message"), [
+    ({"DLTB.shp": 24 * 2**20}, r"unpacks to 24 MB from [\d,]+ bytes .* possible zip bomb"),
+    ({f"DLTB_{i}.shp": 0 for i in range(2_001)}, "holds 2,001 files; at most 2,000"),
+])
+def test_zip_bombs_are_refused_before_unpacking(engine: Engine, tmp_path: Path, members: dict[str, int],
+                                                message: str) -> None:
+    PlanningIOService(engine).import_path(shapefile_zip(tmp_path / "good.zip"))
+    before = zones(engine)
+    with pytest.raises(ImportRejectedError) as caught:
+        PlanningIOService(engine).import_path(_zeros_zip(tmp_path / "bomb.zip", members), replace=True)
+    [problem] = caught.value.problems
+    assert problem.file.startswith("bomb.zip") and re.search(message, problem.message)
+    pd.testing.assert_frame_equal(zones(engine), before)
+
+
+def test_zip_unpacking_to_more_than_allowed_is_refused(engine: Engine, tmp_path: Path) -> None:
+    archive = shapefile_zip(tmp_path / "plan.zip")
+    unpacked = sum(member.file_size for member in zipfile.ZipFile(archive).infolist())
+    with pytest.raises(PayloadTooLargeError, match="unpacks to"):
+        PlanningIOService(engine).import_path(archive, max_unpacked=unpacked - 1)
+    assert zones(engine).empty
+    assert PlanningIOService(engine).import_path(archive, max_unpacked=unpacked).imported == 7
+
+
+def test_plan_names_stay_text_in_the_metadata_sheet(engine: Engine, tmp_path: Path) -> None:
+    name = '=HYPERLINK("http://evil.example/steal","点击查看规划")'
+    service = PlanningIOService(engine)
+    service.import_path(shapefile_zip(tmp_path / "plan.zip"), plan_name=name)
+    out = tmp_path / "package"
+    service.export(out)
+    with zipfile.ZipFile(out / "metadata.xlsx") as book:
+        sheets = [book.read(n).decode() for n in book.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert sheets and not any("<f>" in sheet for sheet in sheets)  # no cell holds a formula
+    source = pd.read_excel(out / "metadata.xlsx", sheet_name="元数据")["来源 source"]
+    assert set(source) == {name}

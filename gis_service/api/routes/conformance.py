@@ -33,7 +33,7 @@ from gis_service.services.conformance import (
 
 router = APIRouter(prefix="/analysis", tags=["Analyses"])
 OK: dict[int | str, dict[str, Any]] = {200: {"content": {JSON: {"schema": {"type": "object"}}, GEOJSON: {}}}}
-MAX_BODY = 20 * 2**20
+MAX_BODY = 16 * 2**20  # as for edits: thousands of proposed sites fit in a few MB
 FormatParam = Annotated[Literal["json", "geojson"], Query(description="json: verdicts; geojson: points")]
 SITES_BODY = {"content": {JSON: {"schema": {"type": "object", "description": "GeoJSON FeatureCollection; each "
                                             "feature's properties: use (code or label), optional code, name"}}},
@@ -79,16 +79,32 @@ async def conformance_of_sites(
                                      "http://www.opengis.net/def/crs/EPSG/0/4544")] = None,
     f: FormatParam = "json",
 ) -> Response:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise PayloadTooLargeError(f"the body may hold at most {MAX_BODY // 2**20} MB")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidInputError("the body is not valid JSON") from None
+    body = await run_in_threadpool(_parse_json, await read_body(request, MAX_BODY))
     service = _service(request)
     judged = await run_in_threadpool(service.sites, body, crs)
     return _respond(request, judged, f)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` bytes (declared or while it arrives), so that
+    no client makes the server hold more than that."""
+    too_large = PayloadTooLargeError(f"the body may hold at most {limit / 2**20:g} MB")
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdecimal() and int(declared) > limit:
+        raise too_large
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise too_large
+    return bytes(raw)
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidInputError("the body is not valid JSON") from None
 
 
 def _respond(request: Request, judged: Judged, f: str) -> Response:

@@ -74,15 +74,18 @@ DocumentsDep = Annotated[DocumentService, Depends(get_documents)]
 # ---------------------------------------------------------------------- multipart uploads
 
 
-async def read_form(request: Request, files: int) -> FormData:
-    """The multipart body, refused with 413 as soon as it passes what ``files`` files may weigh: the limit
-    applies while the body arrives, not after it has been read."""
-    store: DocumentStore = ledger_services(request)[1].store
-    limit = files * store.max_bytes + FORM_OVERHEAD
-    too_large = PayloadTooLargeError(f"the upload is larger than {files} x {store.max_bytes / 2**20:.1f} MB "
+async def read_form(request: Request, files: int, max_bytes: int | None = None) -> FormData:
+    """The multipart body, refused with 413 as soon as it passes what ``files`` files of ``max_bytes`` each
+    (default: the document store's ``upload_max_mb``) may weigh: the limit applies while the body arrives,
+    not after it has been read. The caller closes the form."""
+    if max_bytes is None:
+        store: DocumentStore = ledger_services(request)[1].store
+        max_bytes = store.max_bytes
+    limit = files * max_bytes + FORM_OVERHEAD
+    too_large = PayloadTooLargeError(f"the upload is larger than {files} x {max_bytes / 2**20:.1f} MB "
                                      "(文件超过大小限制); nothing was stored")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdecimal() and int(declared) > limit:
         raise too_large
     limited = Request(request.scope, _limited_receive(request.receive, limit, too_large))
     return await limited.form(max_files=files, max_fields=20, max_part_size=FORM_OVERHEAD)

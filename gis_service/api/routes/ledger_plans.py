@@ -36,6 +36,7 @@ from gis_service.errors import (
 )
 from gis_service.layers.validation import INT32_MAX
 from gis_service.services.edits import VersionInfo
+from gis_service.services.ledger_documents import StagedUpload
 from gis_service.services.ledger_plans import LAYER, Plan, PlanQuery, PlanService
 from gis_service.services.ledger_plans_fields import parse_date
 
@@ -157,12 +158,17 @@ async def strike_off_plan(request: Request, plan_id: PlanId, principal: Principa
 async def _strike_off_multipart(request: Request, plan_id: int, principal: Principal, plans: PlanService,
                                 tags: tuple[str, ...] | None) -> Plan:
     form = await read_form(request, ledger_documents.MAX_FILES)
+    staged: list[StagedUpload] = []
     try:
+        # Every field is read and checked before any file is staged: a bad field costs no disk.
         documents = [part.strip() for part in (form_text(form, "documents") or "").split(",") if part.strip()]
-        staged = await stage_files(plans.store, form_files(form, "evidence"))
-        return await run_in_threadpool(_strike_off, plans, plan_id, principal, tags, form_text(form, "date"),
-                                       form_text(form, "note"), documents, staged)
+        day, note = form_text(form, "date"), form_text(form, "note")
+        files = form_files(form, "evidence")
+        staged = await stage_files(plans.store, files)
+        return await run_in_threadpool(_strike_off, plans, plan_id, principal, tags, day, note, documents, staged)
     finally:
+        for upload in staged:  # placed ones are gone from staging already; the rest must not stay behind
+            upload.discard()
         await form.close()
 
 
@@ -191,12 +197,25 @@ def _document_ids(values: Any, problems: list[RowProblem]) -> list[int]:
         return []
     ids = []
     for value in values:
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or int(text) > INT32_MAX:
+        document_id = _as_id(value)
+        if document_id is None:
             problems.append(RowProblem("strike-off", None, "documents", f"{value!r} is not a document id"))
         else:
-            ids.append(int(text))
+            ids.append(document_id)
     return ids
+
+
+def _as_id(value: Any) -> int | None:
+    """``value`` as a document id (1 to 2³¹-1, a number or its ASCII digits), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    # isdigit() alone lets through digits int() refuses ("²") or reads from other scripts ("٣"); the length
+    # check keeps int() from ever seeing thousands of digits (it raises past 4,300).
+    if not (text.isascii() and text.isdecimal()) or len(text.lstrip("0")) > 10:
+        return None
+    number = int(text)
+    return number if 1 <= number <= INT32_MAX else None
 
 
 # ---------------------------------------------------------------------- helpers
