@@ -46,7 +46,7 @@ def analyze_conformance(
         judged = service.placement(placement) if placement is not None else \
             service.layer(layer, use=use, code=code)
     except (InvalidInputError, NotFoundError) as exc:  # rejected input: exit 2 (other errors: the CLI's 1)
-        err.print("error: " + exc.detail, highlight=False, markup=False)
+        err.print(("错误: " if settings.language == "zh" else "error: ") + exc.detail, highlight=False, markup=False)
         raise typer.Exit(2) from None
     body = judged_json(judged, settings.language)
     if as_json:

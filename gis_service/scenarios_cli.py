@@ -12,7 +12,18 @@ import typer
 from rich.table import Table
 
 from gis_service.access import Principal, Role
-from gis_service.runs_cli import JsonOption, actor, engine, label, out, print_json, run_and_show
+from gis_service.runs_cli import (
+    JsonOption,
+    actor,
+    engine,
+    label,
+    out,
+    print_json,
+    run_and_show,
+    say,
+    verdict_text,
+    word,
+)
 from gis_service.settings import get_settings
 
 scenarios_app = typer.Typer(help="Planning scenarios: add, move or remove facilities on paper, compare before and "
@@ -34,7 +45,8 @@ def _principal(user: str | None) -> Principal:
     for info in UserService(engine()).list():
         if info.name == user and info.revoked_at is None:
             return Principal(info.name, info.role, info.villages)
-    raise NotFoundError(f"no active API user '{user}' (gis-service users list)")
+    raise NotFoundError(say(f"没有有效的 API 用户「{user}」(见 gis-service users list)",
+                            f"no active API user '{user}' (gis-service users list)"))
 
 
 def _service() -> Any:
@@ -58,7 +70,8 @@ def _properties(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InvalidInputError(f"--set takes field=value, not '{pair}'")
+            raise InvalidInputError(say(f"--set 的格式是 字段=值,而不是「{pair}」",
+                                        f"--set takes field=value, not '{pair}'"))
         properties[name.strip()] = value.strip()
     return properties
 
@@ -69,7 +82,8 @@ def create(name: Annotated[str, typer.Argument(help="A unique name.")],
            user: UserOption = None) -> None:
     """Create an empty draft scenario."""
     scenario = _service().create(name, description, _principal(user))
-    out.print(f"scenario {scenario.id} '{scenario.name}' created", highlight=False)
+    out.print(say(f"已建立方案 {scenario.id}「{scenario.name}」", f"scenario {scenario.id} '{scenario.name}' created"),
+              highlight=False)
 
 
 @scenarios_app.command("list")
@@ -79,11 +93,11 @@ def list_scenarios(as_json: JsonOption = False) -> None:
     if as_json:
         print_json([_json(s) for s in scenarios])
         return
-    table = Table(title=f"scenarios ({total})")
+    table = Table(title=say(f"规划方案 ({total})", f"scenarios ({total})"))
     for header in ("id", "name", "status", "changes", "by"):
-        table.add_column(label(header))
+        table.add_column(label(header) if header != "changes" else say("变更数", "changes"))
     for s in scenarios:
-        table.add_row(str(s.id), s.name, s.status, str(s.change_count), s.created_by)
+        table.add_row(str(s.id), s.name, _status(s.status), str(s.change_count), s.created_by)
     out.print(table)
 
 
@@ -94,11 +108,13 @@ def show(ref: Ref, as_json: JsonOption = False) -> None:
     if as_json:
         print_json(_json(scenario))
         return
-    table = Table(title=f"scenario {scenario.id} '{scenario.name}' ({scenario.status})")
-    for header in ("id", "layer", "action", "code", "stale"):
-        table.add_column(header)
+    table = Table(title=say(f"方案 {scenario.id}「{scenario.name}」({_status(scenario.status)})",
+                            f"scenario {scenario.id} '{scenario.name}' ({scenario.status})"))
+    for zh, en in (("编号", "id"), ("图层", "layer"), ("操作", "action"), ("编码", "code"), ("已过时", "stale")):
+        table.add_column(say(zh, en))
     for c in scenario.changes or ():
-        table.add_row(str(c.id), c.layer, c.action, c.feature_code, "STALE" if c.stale else "")
+        table.add_row(str(c.id), c.layer, _action(c.action), c.feature_code, say("基础数据已变", "STALE") if c.stale
+                      else "")
     out.print(table)
 
 
@@ -113,7 +129,7 @@ def add(ref: Ref, layer: Layer, code: Annotated[str, typer.Option(help="Code of 
     feature = {"type": "Feature", "geometry": geometry, "properties": {"code": code, "name": name,
                                                                           **_properties(field)}}
     change = _service().add(ref, layer, feature, parsed, _principal(user))
-    out.print(f"change {change.id}: add {layer} '{change.feature_code}'", highlight=False)
+    out.print(_change_line(change.id, "add", layer, change.feature_code), highlight=False)
 
 
 @scenarios_app.command("move")
@@ -122,7 +138,7 @@ def move(ref: Ref, layer: Layer, code: Annotated[str, typer.Argument(help="Facil
     """Move a facility (of the base, or one added in the scenario)."""
     geometry, parsed = _point(x, y, crs)
     change = _service().move(ref, layer, code, geometry, parsed, _principal(user))
-    out.print(f"change {change.id}: move {layer} '{code}'", highlight=False)
+    out.print(_change_line(change.id, "move", layer, code), highlight=False)
 
 
 @scenarios_app.command("remove")
@@ -130,8 +146,8 @@ def remove(ref: Ref, layer: Layer, code: Annotated[str, typer.Argument(help="Fac
            user: UserOption = None) -> None:
     """Remove a facility (removing one added in the scenario drops the addition)."""
     change = _service().remove(ref, layer, code, _principal(user))
-    out.print(f"dropped the addition of '{code}'" if change is None else f"change {change.id}: remove {layer} '{code}'",
-              highlight=False)
+    out.print(say(f"已撤销新增的「{code}」", f"dropped the addition of '{code}'") if change is None
+              else _change_line(change.id, "remove", layer, code), highlight=False)
 
 
 @scenarios_app.command("evaluate")
@@ -156,16 +172,19 @@ def promote(ref: Ref, user: UserOption = None) -> None:
     """Write the changes into the base layers (editors and admins), with history, in one transaction."""
     promotion = _service().promote(ref, _principal(user))
     for edit in promotion.edits:
-        out.print(f"{edit['action']} {edit['layer']} '{edit['code']}' -> feature {edit['feature_id']} "
-                  f"version {edit['version']}", highlight=False)
-    out.print(f"scenario '{promotion.scenario.name}' promoted by {promotion.scenario.promoted_by}", highlight=False)
+        out.print(say(f"{_action(edit['action'])} {edit['layer']}「{edit['code']}」-> 要素 {edit['feature_id']},"
+                      f"版本 {edit['version']}",
+                      f"{edit['action']} {edit['layer']} '{edit['code']}' -> feature {edit['feature_id']} "
+                      f"version {edit['version']}"), highlight=False)
+    name, by = promotion.scenario.name, promotion.scenario.promoted_by
+    out.print(say(f"方案「{name}」已由 {by} 实施到基础图层", f"scenario '{name}' promoted by {by}"), highlight=False)
 
 
 @scenarios_app.command("delete")
 def delete(ref: Ref, user: UserOption = None) -> None:
     """Delete a draft scenario."""
     _service().delete(ref, _principal(user))
-    out.print(f"scenario '{ref}' deleted", highlight=False)
+    out.print(say(f"已删除方案「{ref}」", f"scenario '{ref}' deleted"), highlight=False)
 
 
 def evaluation_tables(result: dict[str, Any]) -> list[Table]:
@@ -175,7 +194,7 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
     for compared in result["standards"]:
         standard = compared["standard"]
         table = Table(title=f"{result['scenario']['name']}: {standard['label']} ({standard['key']}), "
-                            f"{compared['method']}")
+                            f"{word(compared['method'])}")
         for header in ("village", "before", "after", "change"):
             table.add_column(label(header) if header == "village" else _word(header, zh),
                              justify="left" if header == "village" else "right")
@@ -189,9 +208,24 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
         for header in ("village", "before", "after"):
             table.add_column(label(header) if header == "village" else _word(header, zh))
         for v in changed:
-            table.add_row(v["village_code"], v["before"]["verdict"], v["after"]["verdict"])
+            table.add_row(v["village_code"], verdict_text(v["before"]), verdict_text(v["after"]))
         tables.append(table)
     return tables
+
+
+def _status(status: str) -> str:
+    return say(*{"draft": ("草稿", "draft"), "promoted": ("已实施", "promoted")}.get(status, (status, status)))
+
+
+def _action(action: str) -> str:
+    words = {"add": ("新增", "add"), "move": ("移动", "move"), "remove": ("删除", "remove"),
+             "create": ("新增", "create"), "update": ("修改", "update"), "delete": ("删除", "delete")}
+    return say(*words.get(action, (action, action)))
+
+
+def _change_line(change_id: int, action: str, layer: str, code: str) -> str:
+    return say(f"变更 {change_id}:{_action(action)} {layer}「{code}」",
+               f"change {change_id}: {action} {layer} '{code}'")
 
 
 def _word(key: str, zh: bool) -> str:

@@ -50,7 +50,7 @@ def analyze_siting(
         outcome = SitingService(_engine(settings), table_from(settings)).siting(request)
         body = siting_json(outcome, only_asset(outcome, asset), settings.language)
     except (InvalidInputError, NotFoundError) as exc:  # rejected input: exit 2 (other errors: the CLI's 1)
-        err.print("error: " + exc.detail, highlight=False, markup=False)
+        err.print(("错误: " if settings.language == "zh" else "error: ") + exc.detail, highlight=False, markup=False)
         raise typer.Exit(2) from None
     if as_json:
         print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())

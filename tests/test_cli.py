@@ -42,7 +42,7 @@ def test_import_list_export(tmp_path: Path) -> None:
     good = _settlements(tmp_path / "good.gpkg", [10, 20])
     result = run(["layers", "import", str(good), "--layer", "settlements"], db)
     assert result.returncode == 0, result.stderr
-    assert "imported 2 features" in result.stdout
+    assert "导入 2 个要素到图层 settlements" in result.stdout
     listing = run(["layers", "list"], db)
     assert listing.returncode == 0
     line = next(row for row in listing.stdout.splitlines() if "settlements" in row)
@@ -161,7 +161,7 @@ def test_analyze_commands(tmp_path: Path) -> None:
     assert sum(line.count("5109231") for line in diagnosis.stdout.splitlines()) == 16
     report = run(["analyze", "coverage", "--standard", "agency_station", "--metres", "2000"], db)
     assert report.returncode == 0, report.stderr
-    assert "within 2000 m, network" in report.stdout and "town" in report.stdout
+    assert "2000 米内覆盖,路网" in report.stdout and "全镇" in report.stdout
     assert run(["analyze", "coverage", "--standard", "bogus"], db).returncode == 1
 
 
@@ -170,4 +170,29 @@ def test_analyze_placement_command(tmp_path: Path) -> None:
     assert run(["demo", "--no-serve"], db).returncode == 0
     result = run(["analyze", "placement", "--new-sites", "2"], db)
     assert result.returncode == 0, result.stderr
-    assert "2 new site(s) for agency_station, network" in result.stdout
+    assert "新增 2 处便民服务代办站(agency_station,路网,最大覆盖):覆盖率" in result.stdout
+    english = run(["analyze", "placement", "--new-sites", "2"], db, ("GIS_LANGUAGE", "en"))
+    assert "2 new site(s) for agency_station, network, mclp:" in english.stdout
+
+
+def test_chinese_by_default_english_by_setting(tmp_path: Path) -> None:
+    """The trial's findings: `users add` and `analyze one-plus-n` spoke English to Chinese readers."""
+    db = tmp_path / "town.sqlite"
+    assert run(["demo", "--no-serve"], db).returncode == 0
+    added = run(["users", "add", "张三", "--role", "editor"], db)
+    assert added.returncode == 0, added.stderr
+    assert "已建立编辑员「张三」。密钥只显示这一次" in added.stderr and "created" not in added.stderr
+    assert added.stdout.strip().startswith("gs_")  # the key alone on stdout, for scripts
+    english = run(["users", "add", "lisi", "--role", "editor", "--village", "510923100201"], db, ("GIS_LANGUAGE", "en"))
+    assert "created editor 'lisi' in villages 510923100201. The key is shown once" in english.stderr
+    refused = run(["users", "add", "张三", "--role", "viewer"], db)
+    assert refused.returncode == 1 and refused.stderr.startswith("错误: ")
+
+    diagnosis = run(["analyze", "one-plus-n"], db).stdout
+    assert '"1+N"诊断' in diagnosis and "达标" in diagnosis and "需增设2个代办站" in diagnosis
+    assert not {"yes", "adequate", "needs", "diagnosis"} & set(diagnosis.replace("│", " ").split())
+    english = run(["analyze", "one-plus-n"], db, ("GIS_LANGUAGE", "en")).stdout
+    assert '"1+N" diagnosis' in english and "adequate" in english and "needs 2 stations" in english
+    assert "达标" not in english
+    listing = run(["analyze", "runs", "list"], db).stdout
+    assert "分析记录(显示 2 条,共 2 条)" in listing and '"1+N"诊断' in listing

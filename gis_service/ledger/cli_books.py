@@ -67,7 +67,8 @@ def _rejecting() -> Iterator[None]:
     except GisServiceError as exc:
         if exc.status not in REJECTED:
             raise
-        err.print("error: " + exc.detail, highlight=False, markup=False)
+        prefix = "错误: " if _zh(get_settings()) else "error: "
+        err.print(prefix + exc.detail, highlight=False, markup=False)
         raise typer.Exit(2) from None
 
 
@@ -81,7 +82,8 @@ def _date(text: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInputError(f"{option}: '{text}' is not a date (YYYY-MM-DD)") from None
+        raise InvalidInputError(f"{option}: 「{text}」不是日期(YYYY-MM-DD)" if _zh(get_settings())
+                                else f"{option}: '{text}' is not a date (YYYY-MM-DD)") from None
 
 
 def _zh(settings: Settings) -> bool:
@@ -333,8 +335,8 @@ def milestones_list(as_json: AsJson = False) -> None:
         _print_json(items)
         return
     zh = _zh(settings)
-    out.print(_table("节点" if zh else "Milestones", (("节点", "key"), ("名称", "name"), ("完成时限", "due"),
-                                                     ("来源", "source")),
+    out.print(_table("工作节点" if zh else "Milestones", (("节点代码", "key"), ("名称", "name"), ("完成时限", "due"),
+                                                         ("来源", "source")),
                      [[m.key, m.label(settings.language), m.due, _source(m.source, zh)] for m in items], zh))
 
 

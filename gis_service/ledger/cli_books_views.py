@@ -11,6 +11,7 @@ from gis_service.layers.codelists import label
 from gis_service.ledger.checks import InventoryCheck
 from gis_service.ledger.progress import Progress, Summary
 from gis_service.ledger.reconciliation import MEASURES, Reconciliation, Totals
+from gis_service.ledger.rules import MILESTONES
 
 REASONS = {"no_location_text": ("坐落为空", "no location text"), "no_point": ("无坐标", "no coordinates"),
            "no_footprint": ("无占地范围", "no surveyed footprint")}
@@ -19,6 +20,7 @@ MEASURE_NAMES = {"count": ("数量", "count"), "land_area": ("占地(㎡)", "lan
                  "original_value": ("原值(万元)", "original 10k CNY"), "net_value": ("净值(万元)", "net 10k CNY"),
                  "claims": ("债权(万元)", "claims 10k CNY"), "debts": ("债务(万元)", "debts 10k CNY")}
 STATES = {"met": ("已完成", "met"), "missed": ("未按期完成", "missed"), "open": ("进行中", "open")}
+MILESTONE_NAMES = {rule.key: (rule.zh, rule.en) for rule in MILESTONES}
 
 
 def _table(title: str, headers: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]], zh: bool) -> Table:
@@ -122,8 +124,9 @@ def progress_tables(report: Progress, language: str) -> list[Table]:
     for milestone in report.milestones:
         rows = [[c.code, c.name, c.done, c.total, f"{c.share:.0%}", _pick(STATES[c.state], zh)]
                 for c in (*milestone.villages, milestone.town)]
-        tables.append(_table(f"节点 {milestone.key} (时限 {milestone.due})" if zh
-                             else f"Milestone {milestone.key} (due {milestone.due})",
+        name = _pick(MILESTONE_NAMES.get(milestone.key, (milestone.key, milestone.key)), zh)
+        tables.append(_table(f"节点:{name}(时限 {milestone.due})" if zh
+                             else f"Milestone: {name} (due {milestone.due})",
                              (("村级代码", "village"), ("名称", "name"), ("已完成", "done"), ("总数", "total"),
                               ("完成率", "share"), ("状态", "state")), rows, zh))
     return tables

@@ -31,6 +31,9 @@ R = TypeVar("R")
 REJECTED = frozenset({400, 404, 409, 412, 413, 415, 422, 507})
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ACTOR_HELP = " Acts as a local admin named after your operating-system user."
+# What a history entry did (feature_history.action), as the clerk reads it.
+ACTIONS = {"create": ("创建", "create"), "update": ("修改", "update"), "status": ("状态变更", "status"),
+           "strike_off": ("销号", "strike off")}
 
 
 def register(app: typer.Typer) -> None:
@@ -77,7 +80,9 @@ def _reporting(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except GisServiceError as exc:
             rejected = exc.status in REJECTED
-            err.print(("rejected: " if rejected else "error: ") + exc.detail, highlight=False, markup=False)
+            settings = get_settings()
+            prefix = _say(settings, "已拒绝: ", "rejected: ") if rejected else _say(settings, "错误: ", "error: ")
+            err.print(prefix + exc.detail, highlight=False, markup=False)
             raise typer.Exit(2 if rejected else 1) from None
 
     return run
@@ -129,7 +134,7 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
 
 def _stage(store: Any, path: Path) -> Any:
     if not path.is_file():
-        raise typer.BadParameter(f"{path} is not a file")
+        raise typer.BadParameter(_say(get_settings(), f"{path} 不是文件", f"{path} is not a file"))
     return store.stage(_file_chunks(path), path.name, None)
 
 
@@ -206,7 +211,7 @@ def plans_update(
     fields = _options(mode=mode, target_use=use, lead_unit=lead_unit, responsible_person=person, deadline=deadline,
                       planned_on=planned_on, status=status, note=note)
     if not fields:
-        raise typer.BadParameter("name at least one field to change")
+        raise typer.BadParameter(_say(settings, "请至少给出一个要修改的字段", "name at least one field to change"))
     plan = plans.update(plan_id, fields, _actor(), None if version is None else [f'"{version}"'])
     _show_plan(settings, plan, as_json, "已修改盘活方案", "plan changed")
 
@@ -255,11 +260,18 @@ def plans_history(plan_id: Annotated[int, typer.Argument(help="Plan id.")], as_j
     for zh, en in (("版本", "version"), ("操作", "action"), ("操作人", "actor"), ("时间", "when"), ("状态", "status")):
         table.add_column(_say(settings, zh, en))
     for v in versions:
-        before = (v.before or {}).get("status")
-        after = (v.after or {}).get("status")
-        table.add_row(str(v.version), v.action, v.actor, v.changed_at.isoformat(timespec="seconds"),
-                      after if before in (None, after) else f"{before} → {after}")
+        before = _status_label(settings, (v.before or {}).get("status"))
+        after = _status_label(settings, (v.after or {}).get("status"))
+        action = ACTIONS.get(v.action, (v.action, v.action))
+        table.add_row(str(v.version), _say(settings, *action), v.actor, v.changed_at.isoformat(timespec="seconds"),
+                      after if before in ("", after) else f"{before} → {after}")
     out.print(table)
+
+
+def _status_label(settings: Settings, status: str | None) -> str:
+    from gis_service.layers.codelists import label
+
+    return "" if status is None else label("plan_status", status, settings.language)
 
 
 # ---------------------------------------------------------------------- documents

@@ -47,7 +47,7 @@ def test_transfer_claim_and_reports(engine: Engine, tmp_path: Path) -> None:
     reconcile = json.loads(run(engine, "reconcile", "--json").stdout)
     assert reconcile["balanced"] is True
     progress = run(engine, "progress", "--as-of", "2021-10-15")
-    assert progress.returncode == 0 and "按使用状态" in progress.stdout and "节点 inventory" in progress.stdout
+    assert progress.returncode == 0 and "按使用状态" in progress.stdout and "节点:资产清查" in progress.stdout
     assert run(engine, "progress", "--as-of", "15/10/2021").returncode == 2
 
 

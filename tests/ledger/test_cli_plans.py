@@ -65,7 +65,10 @@ def test_plan_from_add_to_strike_off(engine: Engine, tmp_path: Path) -> None:
     assert [(v["action"], v["actor"]) for v in history] == [
         ("create", getpass.getuser()), ("status", getpass.getuser()), ("strike_off", getpass.getuser())]
     table = run(engine, uploads, "plans", "history", plan_id)
-    assert "in_progress → struck_off" in table.stdout
+    assert "实施中 → 已销号" in table.stdout and "创建" in table.stdout and "状态变更" in table.stdout
+    assert "struck_off" not in table.stdout and "strike_off" not in table.stdout
+    english = run(engine, uploads, "plans", "history", plan_id, language="en")
+    assert "in progress → struck off" in english.stdout and "strike off" in english.stdout
 
 
 def test_documents_add_and_list(engine: Engine, tmp_path: Path) -> None:
