@@ -460,3 +460,14 @@ def test_mclp_groups_keep_the_objective() -> None:
 def test_docstring_examples_run(module: str) -> None:
     found = importlib.import_module(f"gis_service.analysis.placement.{module}")
     assert doctest.testmod(found, raise_on_error=False).failed == 0
+
+
+def test_capacitated_with_nobody_in_reach_serves_nobody() -> None:
+    # Found by the API fuzzer: with p sites and no demand within the radius nothing is served, and the result
+    # must say so (scipy returns a sparse array for an empty fancy index).
+    cost, weights = instance(12, 5, 3)
+    model = CapacitatedCoverage.from_cost_matrix(cost + 1e6, radius=10, capacity=np.full(3, 10.0),
+                                                 weights=weights, p=1)
+    result = model.solve("heuristic")
+    assert result.objective == 0 and result.covered is not None and not result.covered.any()
+    assert np.isinf(result.cost).all()

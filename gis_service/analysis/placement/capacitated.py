@@ -193,7 +193,8 @@ class CapacitatedCoverage(PlacementModel):
         lookup = sp.csr_array((np.arange(1, self.size + 1), (self.pair_row, self.pair_site)),
                               shape=(self.n_demand, self.n_candidates))
         cost = np.full(self.n_demand, np.inf)
-        cost[served] = self.pair_cost[lookup[np.flatnonzero(served), assignment[served]] - 1]
+        if served.any():  # scipy hands back a sparse array, not an ndarray, for an empty fancy index
+            cost[served] = self.pair_cost[np.asarray(lookup[np.flatnonzero(served), assignment[served]]) - 1]
         objective = len(solution.selected) if self.p is None else float(self.weights[served].sum())
         return self._build(solution, method, start, objective=objective, assignment=assignment, cost=cost,
                            covered=served)
