@@ -92,6 +92,9 @@ def _write_gis(
         options["layer"] = layer.name
     if fmt is FileFormat.GEOJSON and epsg_code(CRS(frame.crs)) == 4326:
         options["RFC7946"] = "YES"
+        # RFC 7946 output defaults to 7 decimals (about 1 cm), which can fold parcels that share vertices a few
+        # millimetres apart into self-intersections; 9 decimals (0.1 mm) keep every stored coordinate.
+        options["COORDINATE_PRECISION"] = 9
     driver = {FileFormat.GPKG: "GPKG", FileFormat.SHP: "ESRI Shapefile",
               FileFormat.GEOJSON: "GeoJSON", FileFormat.KML: "KML"}[fmt]
     with warnings.catch_warnings():
