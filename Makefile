@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/gis-service demo
 
 test: setup-postgis
-	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python -m pytest -n 2 --dist loadfile -q
+	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=15
 
 bench: setup-postgis setup-bench
 	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench.py --out docs/benchmarks.md

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from gis_service import __version__, crs
 from gis_service.api import openapi, problems
 from gis_service.api.cache import ResponseCache
+from gis_service.api.guards import RefuseNulBytes
 from gis_service.api.routes import (
     analysis,
     conformance,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(module.router)
     app.include_router(maps.router)  # checks read access itself
     openapi.install(app)
+    app.add_middleware(RefuseNulBytes)
     _install_cors(app, settings)
     return app
 

@@ -85,7 +85,7 @@ def _read_documents(ledger_dir: Path) -> list[dict[str, str]]:
 def _store_evidence(conn: Connection, placement: Placement, documents: list[dict[str, str]],
                     staged: list[StagedUpload]) -> int:
     plans = Base.metadata.tables["revitalisation_plans"]
-    plan_ids = dict(conn.execute(select(plans.c.asset_code, plans.c.id)).tuples().all())
+    plan_ids = {str(code): int(plan_id) for code, plan_id in conn.execute(select(plans.c.asset_code, plans.c.id))}
     for document, upload in zip(documents, staged, strict=True):
         insert_documents(conn, placement, [upload], purpose=document["purpose"], asset_code=document["asset_code"],
                          plan_id=plan_ids.get(document["asset_code"]), actor="demo")

@@ -162,3 +162,12 @@ def test_health_and_readiness(client: httpx.Client, live: LiveServer) -> None:
     ready = client.get("/ready").json()
     assert ready["status"] == "ready" and ready["schema"] == head_revision()
     assert ready["database"] == ("sqlite" if live.backend == "spatialite" else "postgresql")
+
+
+@pytest.mark.parametrize("url", ["/ledger/transfers?status=%00", "/collections/assets/items?code=a%00b",
+                                 "/scenarios/%00", "/analysis/coverage?standard=%00"])
+def test_a_nul_byte_anywhere_is_a_400_problem(client: httpx.Client, url: str) -> None:
+    # Found by the fuzzer on PostgreSQL (which refuses NUL in text): one guard for every route.
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
