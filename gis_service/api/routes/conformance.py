@@ -17,10 +17,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from gis_service.analysis.conformance_uses import PermittedTable
+from gis_service.api.bodies import parse_json, read_body
 from gis_service.api.geojson import feature_collection
 from gis_service.api.links import GEOJSON, JSON
 from gis_service.api.security import ReaderDep
-from gis_service.errors import InvalidInputError, PayloadTooLargeError
 from gis_service.layers.validation import INT32_MAX
 from gis_service.services.conformance import (
     LAYERS,
@@ -79,32 +79,10 @@ async def conformance_of_sites(
                                      "http://www.opengis.net/def/crs/EPSG/0/4544")] = None,
     f: FormatParam = "json",
 ) -> Response:
-    body = await run_in_threadpool(_parse_json, await read_body(request, MAX_BODY))
+    body = await run_in_threadpool(parse_json, await read_body(request, MAX_BODY))
     service = _service(request)
     judged = await run_in_threadpool(service.sites, body, crs)
     return _respond(request, judged, f)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes ``limit`` bytes (declared or while it arrives), so that
-    no client makes the server hold more than that."""
-    too_large = PayloadTooLargeError(f"the body may hold at most {limit / 2**20:g} MB")
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdecimal() and int(declared) > limit:
-        raise too_large
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise too_large
-    return bytes(raw)
-
-
-def _parse_json(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidInputError("the body is not valid JSON") from None
 
 
 def _respond(request: Request, judged: Judged, f: str) -> Response:

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from gis_service.access import Principal, require_edit
+from gis_service.api.bodies import parse_json, read_body, require_media_type
 from gis_service.api.conditional import entity_tags
 from gis_service.api.deps import CollectionDep, EditsDep
 from gis_service.api.geojson import feature_chunks, single_feature
@@ -23,10 +24,7 @@ from gis_service.api.params import parse_crs_parameter
 from gis_service.api.security import PrincipalDep, ReaderDep
 from gis_service.crs import CRS84_URI, parse_crs
 from gis_service.errors import (
-    InvalidInputError,
-    PayloadTooLargeError,
     PreconditionRequiredError,
-    UnsupportedMediaTypeError,
 )
 from gis_service.layers.registry import LayerSpec
 from gis_service.layers.validation import INT32_MAX
@@ -55,26 +53,9 @@ async def _body(request: Request, layer: LayerSpec, principal: Principal) -> Any
     """The JSON body, read only once the caller may edit ``layer`` (nobody else makes the server read
     megabytes), with 413/415/400 problems for what cannot be a feature."""
     require_edit(principal, layer.name)
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in BODY_TYPES:
-        raise UnsupportedMediaTypeError(f"send the feature as application/geo+json (got '{media_type or 'nothing'}')")
-    declared = request.headers.get("content-length", "0")
-    too_large = PayloadTooLargeError(f"the body is larger than {MAX_BODY_BYTES // 2**20} MB")
-    if declared.isascii() and declared.isdecimal() and int(declared) > MAX_BODY_BYTES:
-        raise too_large
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            raise too_large
-    return await run_in_threadpool(_parse_json, bytes(raw))
-
-
-def _parse_json(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"the body is not valid JSON: {exc}") from None
+    require_media_type(request, BODY_TYPES, "the feature")
+    raw = await read_body(request, MAX_BODY_BYTES)
+    return await run_in_threadpool(parse_json, raw)
 
 
 def _if_match(request: Request, value: str | None) -> tuple[str, ...] | None:

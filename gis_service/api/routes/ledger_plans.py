@@ -14,6 +14,7 @@ from shapely.geometry import mapping
 from starlette.concurrency import run_in_threadpool
 
 from gis_service.access import Principal, require_edit
+from gis_service.api.bodies import parse_json, read_body, require_media_type
 from gis_service.api.conditional import entity_tags
 from gis_service.api.links import GEOJSON, JSON, base_url, link
 from gis_service.api.routes import ledger_documents
@@ -29,7 +30,6 @@ from gis_service.api.security import PrincipalDep, ReaderDep
 from gis_service.errors import (
     InvalidInputError,
     LedgerInputRejectedError,
-    PayloadTooLargeError,
     PreconditionRequiredError,
     RowProblem,
     UnsupportedMediaTypeError,
@@ -224,18 +224,8 @@ def _as_id(value: Any) -> int | None:
 async def _json_body(request: Request, principal: Principal) -> Any:
     """The JSON body, read only once the caller may edit plans at all."""
     require_edit(principal, LAYER)
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in JSON_TYPES:
-        raise UnsupportedMediaTypeError(f"send the plan as application/json (got '{media_type or 'nothing'}')")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_JSON_BYTES:
-            raise PayloadTooLargeError(f"the body is larger than {MAX_JSON_BYTES // 1024} KB")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"the body is not valid JSON: {exc}") from None
+    require_media_type(request, JSON_TYPES, "the plan")
+    return parse_json(await read_body(request, MAX_JSON_BYTES))
 
 
 def _if_match(request: Request, value: str | None) -> tuple[str, ...] | None:
