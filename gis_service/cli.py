@@ -128,10 +128,10 @@ def demo(
               f"in {len(reports)} layers")
     out.print(_layer_table(settings, engine))
     from gis_service.reports import build_reports
-    from gis_service.reports.build import settings_basemap
+    from gis_service.reports.build import settings_basemap, settings_permitted_uses
 
     for path in build_reports(engine, settings.maps_dir, language=settings.language,
-                              basemap=settings_basemap(settings)):
+                              basemap=settings_basemap(settings), permitted_uses=settings_permitted_uses(settings)):
         out.print(f"地图 map: {path}")
     if not no_serve:
         serve(host=host, port=port)

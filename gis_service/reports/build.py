@@ -7,6 +7,7 @@ data (:func:`ensure_current`), at the cost of one small query per request.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -98,7 +100,8 @@ class BuiltReport:
 
 
 def build_reports(engine: Engine, out_dir: Path, *, language: str = "zh",
-                  which: Iterable[str] | None = None, basemap: Basemap = OFFLINE) -> list[Path]:
+                  which: Iterable[str] | None = None, basemap: Basemap = OFFLINE,
+                  permitted_uses: Any = None) -> list[Path]:
     """Build reports (all, or those named in ``which``) and the index into ``out_dir``.
 
     Parameters
@@ -113,6 +116,9 @@ def build_reports(engine: Engine, out_dir: Path, *, language: str = "zh",
         Report names (see :data:`REPORTS`); ``None`` builds all.
     basemap
         The base map (:mod:`gis_service.reports.basemaps`); offline (none) by default.
+    permitted_uses
+        The permitted-use table the siting in the revitalisation report judges with (``GIS_PERMITTED_USES_FILE``;
+        default the built-in one).
 
     Returns
     -------
@@ -135,7 +141,7 @@ def build_reports(engine: Engine, out_dir: Path, *, language: str = "zh",
     manifest = read_manifest(out_dir)
     paths = []
     for spec in specs:
-        entry = _build_one(engine, out_dir, spec, language, basemap)
+        entry = _build_one(engine, out_dir, spec, language, basemap, permitted_uses)
         manifest[spec.name] = entry
         paths.append(out_dir / entry.file)
     _write_manifest(out_dir, manifest)
@@ -144,7 +150,7 @@ def build_reports(engine: Engine, out_dir: Path, *, language: str = "zh",
 
 
 def ensure_current(engine: Engine, out_dir: Path, *, language: str, which: Iterable[str] | None = None,
-                   basemap: Basemap = OFFLINE) -> list[str]:
+                   basemap: Basemap = OFFLINE, permitted_uses: Any = None) -> list[str]:
     """Rebuild the reports in ``which`` (default all) that are missing, in another language or base map, or stale.
 
     Returns the names rebuilt. Builds in this process run one at a time; several processes may build the same
@@ -156,13 +162,21 @@ def ensure_current(engine: Engine, out_dir: Path, *, language: str, which: Itera
         stale = [spec.name for spec in specs if not _is_current(engine, out_dir, manifest.get(spec.name), spec,
                                                                 language, basemap)]
         if stale or not (out_dir / INDEX).is_file():
-            build_reports(engine, out_dir, language=language, which=stale, basemap=basemap)
+            build_reports(engine, out_dir, language=language, which=stale, basemap=basemap,
+                          permitted_uses=permitted_uses)
     return stale
 
 
 def maps_dir(settings: Settings) -> Path:
     """The reports folder (the ``maps_dir`` setting)."""
     return Path(settings.maps_dir)
+
+
+def settings_permitted_uses(settings: Settings) -> Any:
+    """The permitted-use table of the settings (``GIS_PERMITTED_USES_FILE`` over the built-in one)."""
+    from gis_service.services.conformance import table_from
+
+    return table_from(settings)
 
 
 def settings_basemap(settings: Settings, name: str | None = None) -> Basemap:
@@ -193,9 +207,10 @@ def read_manifest(out_dir: Path) -> dict[str, BuiltReport]:
 _build_lock = threading.Lock()
 
 
-def _build_one(engine: Engine, out_dir: Path, spec: ReportSpec, language: str, basemap: Basemap) -> BuiltReport:
+def _build_one(engine: Engine, out_dir: Path, spec: ReportSpec, language: str, basemap: Basemap,
+               permitted_uses: Any) -> BuiltReport:
     started = time.perf_counter()
-    data = load_report_data(engine, spec.layers, spec.tables)
+    data = dataclasses.replace(load_report_data(engine, spec.layers, spec.tables), permitted_uses=permitted_uses)
     built_at = datetime.now(UTC)
     with basemaps.using(basemap):
         html = spec.builder()(data, language=language, built_at=built_at)

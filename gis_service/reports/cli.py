@@ -37,7 +37,13 @@ def build(
     """Build the reports and their index page from the database."""
     from gis_service.db.engine import create_db_engine
     from gis_service.db.migrate import upgrade
-    from gis_service.reports.build import build_reports, maps_dir, read_manifest, settings_basemap
+    from gis_service.reports.build import (
+        build_reports,
+        maps_dir,
+        read_manifest,
+        settings_basemap,
+        settings_permitted_uses,
+    )
     from gis_service.reports.i18n import format_size
     from gis_service.settings import get_settings
 
@@ -47,7 +53,8 @@ def build(
     upgrade(engine)
     try:
         paths = build_reports(engine, target, language=lang or settings.language, which=only,
-                              basemap=settings_basemap(settings, basemap))
+                              basemap=settings_basemap(settings, basemap),
+                              permitted_uses=settings_permitted_uses(settings))
     finally:
         engine.dispose()
     manifest = read_manifest(target)

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -55,6 +56,7 @@ class ReportData:
     frames: Mapping[str, gpd.GeoDataFrame]
     version: DataVersion
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # ledger tables, e.g. revitalisation_plans
+    permitted_uses: Any = None  # the permitted-use table to judge uses with (None: the built-in one)
 
     def __getitem__(self, layer: str) -> gpd.GeoDataFrame:
         return self.frames[layer]

@@ -70,7 +70,7 @@ def with_recommendations(idle: gpd.GeoDataFrame, data: ReportData, language: str
     """``idle`` with each asset's top siting recommendation (``top_use``, ``top_score``, ``top_reasons``), from
     the revitalisation siting on the same layers (``gis_service.services.siting``)."""
     frames = {name: data[name].to_crs(analysis_crs()) for name in SITING_LAYERS}
-    result = site(frames, SitingRequest()).result
+    result = site(frames, SitingRequest(), table=data.permitted_uses).result
     top: dict[str, tuple[str, float, str]] = {}
     for i, code in enumerate(result.assets["code"]):
         ranking = result.ranking(i)

@@ -3,6 +3,7 @@ plan, the overdue list leaders chase, and staleness when a plan changes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -76,3 +77,24 @@ def test_the_overdue_list_is_rebuilt_on_a_new_day(built_zh: Built, demo_engine: 
     (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     # Nothing changed in the data, but yesterday's overdue list is not today's: only that report is rebuilt.
     assert ensure_current(demo_engine, tmp_path, language="zh") == ["revitalisation"]
+
+
+def test_recommendations_follow_the_permitted_uses_file(demo_engine: Engine, tmp_path: Path) -> None:
+    from gis_service.analysis.conformance_uses import PERMITTED_USES, load_permitted_uses
+    from gis_service.reports.build import build_reports
+    from gis_service.reports.data import load_report_data
+    from gis_service.reports.revitalisation import LAYERS, TABLES, idle_assets, with_recommendations
+
+    data = load_report_data(demo_engine, LAYERS, TABLES)
+    today = datetime.now(REPORT_TZ).date()
+    tops = with_recommendations(idle_assets(data, today), data, "zh")["top_use"].value_counts()
+    # A building use ("farming" on a pond is judged as aquaculture, "lease" keeps the land as it is).
+    usual = next(use for use in tops.index if use not in ("farming", "lease"))
+    # The town's own table forbids that use wherever the built-in one allows it.
+    rows = ["key,use,level"] + [f"{p.key},{usual},no" for p in PERMITTED_USES if p.use == usual]
+    (tmp_path / "uses.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    table = load_permitted_uses(tmp_path / "uses.csv")
+    stricter = dataclasses.replace(data, permitted_uses=table)
+    assert usual not in set(with_recommendations(idle_assets(stricter, today), stricter, "zh")["top_use"])
+    paths = build_reports(demo_engine, tmp_path / "maps", which=["revitalisation"], permitted_uses=table)
+    assert paths[0].name == "revitalisation.html"

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from gis_service.api.conditional import none_match
+from gis_service.api.deps import permitted_uses
 from gis_service.api.security import require_read
 from gis_service.errors import NotFoundError
 from gis_service.reports.build import INDEX, ensure_current, maps_dir, select_reports, settings_basemap
@@ -43,7 +44,7 @@ def _serve(request: Request, name: str | None) -> Response:
     folder = maps_dir(settings).resolve()
     which = None if name is None else [spec.name for spec in select_reports([name])]  # NotFoundError: 404
     ensure_current(request.app.state.engine, folder, language=settings.language, which=which,
-                   basemap=settings_basemap(settings))
+                   basemap=settings_basemap(settings), permitted_uses=permitted_uses(request))
     path = folder / (INDEX if name is None else f"{name}.html")
     _check_inside(path, folder)
     return _file_response(request, path)
