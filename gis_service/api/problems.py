@@ -9,7 +9,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -81,6 +81,14 @@ def install(app: FastAPI) -> None:
         log.error("no database connection free for %s %s", request.method, request.url.path)
         return problem(503, "Service busy", "all database connections are in use; try again shortly",
                        request.url.path)
+
+    @app.exception_handler(DataError)
+    async def _refused_value(request: Request, exc: DataError) -> Response:
+        # A value the database cannot hold (PostgreSQL: a NUL character in text, a number out of range): the
+        # request's data, not the server, is at fault, and nothing was written (the transaction rolled back).
+        log.warning("value refused by the database on %s %s: %s", request.method, request.url.path, exc.orig)
+        reason = "a NUL character (\\u0000) in a text value" if "NUL" in str(exc.orig) else "a value it cannot hold"
+        return problem(400, "Invalid input", f"the database refused {reason}; nothing was written", request.url.path)
 
     @app.exception_handler(DBAPIError)
     async def _database_error(request: Request, exc: DBAPIError) -> Response:

@@ -171,3 +171,15 @@ def test_a_nul_byte_anywhere_is_a_400_problem(client: httpx.Client, url: str) ->
     response = client.get(url)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_nul_character_inside_a_json_value_is_never_a_500(client: httpx.Client, live: LiveServer) -> None:
+    # Found by the fuzzer: PostgreSQL refuses NUL in text; the value is the client's fault (400, nothing written).
+    from gis_service.services.users import UserService
+
+    key = UserService(live.engine).add(f"nul_{live.backend}", "admin")[1]
+    body = {"former_village_code": "510923100221", "kind": "debt", "counterparty": "a\u0000b", "amount": 1.5}
+    response = client.post("/ledger/claims", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code < 500, response.text
+    if live.backend == "postgis":
+        assert response.status_code == 400 and "NUL" in response.json()["detail"]
