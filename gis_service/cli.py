@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from gis_service.cli_support import open_engine
 from gis_service.conformance_cli import register as register_conformance
 from gis_service.errors import GisServiceError, ImportRejectedError
 from gis_service.settings import Settings, get_settings
@@ -68,12 +69,7 @@ err = Console(stderr=True)
 
 
 def _engine(settings: Settings) -> Engine:
-    from gis_service.db.engine import create_db_engine
-    from gis_service.db.migrate import upgrade
-
-    engine = create_db_engine(settings)
-    upgrade(engine)
-    return engine
+    return open_engine(settings)
 
 
 def _say(zh: str, en: str) -> str:

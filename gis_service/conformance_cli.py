@@ -37,7 +37,7 @@ def analyze_conformance(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (as the API does).")] = False,
 ) -> None:
     """Whether features may take their (intended) use under the plan: conforming, conditional or not."""
-    from gis_service.cli import _engine
+    from gis_service.cli_support import open_engine as _engine
     from gis_service.services.conformance import ConformanceService, judged_json, table_from
 
     settings = get_settings()

@@ -23,7 +23,7 @@ def planning_import(
     replace: Annotated[bool, typer.Option("--replace", help="Remove every stored planning zone first.")] = False,
 ) -> None:
     """Import planning layers: all or nothing; every problem is listed with file:layer, row and field."""
-    from gis_service.cli import _engine
+    from gis_service.cli_support import open_engine as _engine
     from gis_service.services.planning_io import PlanningIOService
     from gis_service.settings import get_settings
 
@@ -44,7 +44,7 @@ def planning_export(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the package into.")],
 ) -> None:
     """Write the submission package: GeoPackage (EPSG:4544, Chinese aliases), GBK Shapefiles, metadata sheet."""
-    from gis_service.cli import _engine
+    from gis_service.cli_support import open_engine as _engine
     from gis_service.services.planning_io import PlanningIOService
     from gis_service.settings import get_settings
 

@@ -85,7 +85,7 @@ def actor() -> str:
 
 
 def engine() -> Engine:
-    from gis_service.cli import _engine
+    from gis_service.cli_support import open_engine as _engine
 
     return _engine(get_settings())
 

@@ -39,7 +39,7 @@ def analyze_siting(
     method: Annotated[str, typer.Option(help="auto (roads where they exist), network or straight.")] = "auto",
 ) -> None:
     """What each idle asset is best suited to become (service station, day care, workshop…), and why."""
-    from gis_service.cli import _engine
+    from gis_service.cli_support import open_engine as _engine
     from gis_service.services.conformance import table_from
     from gis_service.services.siting import SitingRequest, SitingService, only_asset, parse_weights
     from gis_service.services.siting_outputs import siting_json
