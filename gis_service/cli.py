@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from gis_service.cli_support import open_engine
+from gis_service.cli_support import open_engine, say
 from gis_service.conformance_cli import register as register_conformance
 from gis_service.errors import GisServiceError, ImportRejectedError
 from gis_service.settings import Settings, get_settings
@@ -72,18 +72,13 @@ def _engine(settings: Settings) -> Engine:
     return open_engine(settings)
 
 
-def _say(zh: str, en: str) -> str:
-    """``zh`` or ``en``, by the language of the settings (GIS_LANGUAGE)."""
-    return zh if get_settings().language == "zh" else en
-
-
 ROLE_LABELS = {"viewer": ("查看员", "viewer"), "editor": ("编辑员", "editor"), "planner": ("规划员", "planner"),
                "admin": ("管理员", "admin")}
 
 
 def _role(role: str) -> str:
     zh, en = ROLE_LABELS.get(role, (role, role))
-    return _say(zh, en)
+    return say(zh, en)
 
 
 def _layer_table(settings: Settings, engine: Engine) -> Table:
@@ -151,7 +146,7 @@ def serve(
     out.print(f"API: {base}/  ·  {'图层' if settings.language == 'zh' else 'layers'}: {base}/collections?f=html"
               f"  ·  {'地图' if settings.language == 'zh' else 'maps'}: {base}/maps/"
               f"  ·  OpenAPI: {base}/api.html  ·  QGIS/GDAL: OAPIF:{base}/"
-              + (f"  ·  {_say('进程数', 'workers')}: {workers}" if workers > 1 else ""))
+              + (f"  ·  {say('进程数', 'workers')}: {workers}" if workers > 1 else ""))
     if workers > 1:
         # Each worker is a new process that builds its own app from the environment (and freezes its heap).
         uvicorn.run("gis_service.api.asgi:worker_app", factory=True, host=host, port=port, workers=workers,
@@ -166,7 +161,7 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the latest version."""
     settings = get_settings()
     _engine(settings)
-    out.print(_say(f"数据库结构已是最新: {settings.database_url}", f"schema up to date: {settings.database_url}"))
+    out.print(say(f"数据库结构已是最新: {settings.database_url}", f"schema up to date: {settings.database_url}"))
 
 
 @layers_app.command("list")
@@ -199,12 +194,12 @@ def layers_import(
     service = LayerService(_engine(get_settings()), show_progress=True)
     report = service.import_file(path, layer, fmt=fmt, src_crs=src_crs, encoding=encoding, mode=mode)
     replaced = report.replaced
-    out.print(_say(f"已从 {report.file} 导入 {report.imported:,} 个要素到图层 {report.layer}"
+    out.print(say(f"已从 {report.file} 导入 {report.imported:,} 个要素到图层 {report.layer}"
                    + (f"(替换原有 {replaced:,} 个)" if replaced else ""),
                    f"imported {report.imported:,} features from {report.file} into {report.layer}"
                    + (f" (replaced {replaced:,})" if replaced else "")))
     if report.ignored_columns:
-        err.print(_say("提示:以下列不属于该图层,已忽略: ", "note: columns not in the layer were ignored: ")
+        err.print(say("提示:以下列不属于该图层,已忽略: ", "note: columns not in the layer were ignored: ")
                   + ", ".join(report.ignored_columns), markup=False)
 
 
@@ -223,7 +218,7 @@ def layers_export(
     settings = get_settings()
     service = LayerService(_engine(settings), show_progress=True)
     files = service.export(layer, fmt, out_path, crs=crs, encoding=encoding, language=lang or settings.language)
-    out.print(_say("已写出 ", "wrote ") + ", ".join(str(f) for f in files))
+    out.print(say("已写出 ", "wrote ") + ", ".join(str(f) for f in files))
 
 
 @app.command()
@@ -238,7 +233,7 @@ def backup(
     settings = get_settings()
     report = BackupService(_engine(settings), DocumentStore.from_settings(settings)).backup(out_path)
     tables = ", ".join(f"{name} {n:,}" for name, n in report.rows.items() if n)  # table names, as in the file
-    out.print(_say(f"备份 {report.path}: 数据库版本 {report.revision}, {tables}, 附件 {report.files} 个",
+    out.print(say(f"备份 {report.path}: 数据库版本 {report.revision}, {tables}, 附件 {report.files} 个",
                    f"backup {report.path}: schema {report.revision}, {tables}, files {report.files}"))
     _warn_missing(report.missing)
 
@@ -252,7 +247,7 @@ def restore(path: Annotated[Path, typer.Argument(help="Backup file written by gi
     settings = get_settings()
     report = BackupService(_engine(settings), DocumentStore.from_settings(settings)).restore(path)
     rows = sum(report.rows.values())
-    out.print(_say(f"已从 {report.path} 恢复 {rows:,} 行数据和 {report.files} 个附件",
+    out.print(say(f"已从 {report.path} 恢复 {rows:,} 行数据和 {report.files} 个附件",
                    f"restored {rows:,} rows and {report.files} uploaded files from {report.path}"))
     _warn_missing(report.missing)
 
@@ -260,7 +255,7 @@ def restore(path: Annotated[Path, typer.Argument(help="Backup file written by gi
 def _warn_missing(missing: tuple[str, ...]) -> None:
     if missing:
         names = ", ".join(m[:12] for m in missing)
-        err.print(_say(f"警告:台账中有 {len(missing)} 个附件文件在上传目录中缺失: {names}",
+        err.print(say(f"警告:台账中有 {len(missing)} 个附件文件在上传目录中缺失: {names}",
                        f"warning: {len(missing)} uploaded file(s) named in the ledger are missing from the upload "
                        f"folder: {names}"), markup=False)
 
@@ -277,7 +272,7 @@ def users_add(
 
     user, key = UserService(_engine(get_settings())).add(name, role, village or [])
     villages = ", ".join(user.villages)
-    err.print(_say(f"已建立{_role(user.role)}「{user.name}」" + (f"(限于村 {villages})" if villages else "")
+    err.print(say(f"已建立{_role(user.role)}「{user.name}」" + (f"(限于村 {villages})" if villages else "")
                    + "。密钥只显示这一次,请立即保存:",
                    f"created {user.role} '{user.name}'" + (f" in villages {villages}" if villages else "")
                    + ". The key is shown once; store it now:"), markup=False, highlight=False)
@@ -289,10 +284,10 @@ def users_list() -> None:
     """Every user: role, villages, key prefix, created, revoked."""
     from gis_service.services.users import UserService
 
-    table = Table(title=_say("API 用户", "API users"))
+    table = Table(title=say("API 用户", "API users"))
     for zh, en in (("用户名", "name"), ("角色", "role"), ("限于村", "villages"), ("密钥", "key"),
                    ("建立时间", "created"), ("停用时间", "revoked")):
-        table.add_column(_say(zh, en))
+        table.add_column(say(zh, en))
     for user in UserService(_engine(get_settings())).list():
         table.add_row(user.name, _role(user.role.value), ", ".join(user.villages) or "—", user.key_prefix + "…",
                       f"{user.created_at:%Y-%m-%d %H:%M}", "—" if user.revoked_at is None
@@ -306,7 +301,7 @@ def users_revoke(name: Annotated[str, typer.Argument(help="User whose key stops 
     from gis_service.services.users import UserService
 
     UserService(_engine(get_settings())).revoke(name)
-    out.print(_say(f"已停用「{name}」的密钥", f"revoked '{name}'"))
+    out.print(say(f"已停用「{name}」的密钥", f"revoked '{name}'"))
 
 
 @analyze_app.command("coverage")
@@ -360,8 +355,8 @@ def main() -> None:
     try:
         app()
     except ImportRejectedError as exc:
-        err.print(_say("导入被拒绝: ", "import rejected: ") + exc.detail, highlight=False, markup=False)
+        err.print(say("导入被拒绝: ", "import rejected: ") + exc.detail, highlight=False, markup=False)
         sys.exit(2)
     except GisServiceError as exc:
-        err.print(_say("错误: ", "error: ") + exc.detail, highlight=False, markup=False)
+        err.print(say("错误: ", "error: ") + exc.detail, highlight=False, markup=False)
         sys.exit(1)

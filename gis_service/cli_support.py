@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from gis_service.settings import Settings
+from gis_service.settings import Settings, get_settings
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -16,3 +16,8 @@ def open_engine(settings: Settings) -> Engine:
     engine = create_db_engine(settings)
     upgrade(engine)
     return engine
+
+
+def say(zh: str, en: str) -> str:
+    """``zh`` or ``en``, by the language of the settings (GIS_LANGUAGE)."""
+    return zh if get_settings().language == "zh" else en

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
+from gis_service.cli_support import say
 from gis_service.settings import get_settings
 
 runs_app = typer.Typer(help="Stored analysis runs: list, show, run again.", no_args_is_help=True)
@@ -48,11 +49,6 @@ _WORDS = {
 def label(key: str) -> str:
     """A column header in the language of the settings."""
     zh, en = _LABELS.get(key, (key, key))
-    return zh if get_settings().language == "zh" else en
-
-
-def say(zh: str, en: str) -> str:
-    """``zh`` or ``en``, by the language of the settings."""
     return zh if get_settings().language == "zh" else en
 
 
@@ -241,17 +237,13 @@ def runs_rerun(run_id: Annotated[int, typer.Argument(help="Run id.")], as_json: 
     if as_json:
         print_json(report)
         return
-    inputs = _say(("输入已变化", "inputs changed") if again.inputs_changed else ("输入未变", "inputs unchanged"))
-    outputs = _say(("结果相同", "outputs equal") if again.outputs_equal else ("结果不同", "outputs differ"))
+    inputs = say("输入已变化", "inputs changed") if again.inputs_changed else say("输入未变", "inputs unchanged")
+    outputs = say("结果相同", "outputs equal") if again.outputs_equal else say("结果不同", "outputs differ")
     changed = ", ".join(again.changed_layers)
     changed_text = f" ({changed})" if changed else ""
     out.print(say(f"分析记录 {again.run.id}(重算 {again.previous.id}):{inputs}{changed_text},{outputs}",
                   f"run {again.run.id} (rerun of {again.previous.id}): {inputs}{changed_text}, {outputs}"),
               highlight=False)
-
-
-def _say(words: tuple[str, str]) -> str:
-    return say(*words)
 
 
 def _summary(run: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from gis_service.analysis.one_plus_n import OnePlusN
 from gis_service.analysis.standards import FACILITY_THRESHOLDS
-from gis_service.crs import analysis_crs, storage_crs
+from gis_service.crs import storage_crs
 from gis_service.reports.areas import areas_frame, with_service_areas
 from gis_service.reports.base import (
     PageInfo,
@@ -36,7 +36,7 @@ from gis_service.reports.base import (
 from gis_service.reports.chart import Bar, Segment, stacked_bar_chart
 from gis_service.reports.data import ReportData
 from gis_service.reports.features import bounds_latlon
-from gis_service.reports.i18n import format_number, t
+from gis_service.reports.i18n import format_metres, format_number, t
 from gis_service.reports.layers import (
     add_rivers_and_roads,
     geojson_layer,
@@ -71,7 +71,7 @@ class CoverageView:
 
     @classmethod
     def from_data(cls, data: ReportData) -> CoverageView:
-        frames = {name: data[name].to_crs(analysis_crs()) for name in LAYERS}
+        frames = data.projected(LAYERS)
         network = road_network(frames, "auto")
         centre = coverage_of(frames, FACILITY_THRESHOLDS["centre"], "auto", network).report.settlements
         station = coverage_of(frames, FACILITY_THRESHOLDS["agency_station"], "auto", network).report.settlements
@@ -86,7 +86,8 @@ class CoverageView:
         points = frames["service_points"]
         points = with_service_areas(points, network, np.where(points["kind"] == "centre", CENTRE_M, STATION_M))
         needed = min(sum(d.stations_needed for d in diagnosis), MAX_PROPOSED)
-        placement = place(frames, PlacementRequest(new_sites=needed, standard="agency_station")) if needed else None
+        request = PlacementRequest(new_sites=needed, standard="agency_station")
+        placement = place(frames, request, network) if needed else None
         method = "network" if network is not None else "straight"
         return cls(villages, settlements, points, diagnosis, method, placement)
 
@@ -238,7 +239,7 @@ def _add_settlements(fmap: Any, settlements: gpd.GeoDataFrame, language: str) ->
     def properties(row: Mapping[str, Any]) -> dict[str, Any]:
         rows = [(t("population", language), format_number(float(row["population"] or 0), 0)),
                 (t("coverage_state", language), t("covered" if row["covered"] else "uncovered", language)),
-                (t("distance_nearest", language), _metres(row["distance_m"], language)),
+                (t("distance_nearest", language), format_metres(row["distance_m"], language)),
                 (t("nearest_point", language), str(row["nearest_code"] or "—"))]
         return {"popup": popup_html(str(row["name"]), rows), "covered": bool(row["covered"]),
                 "radius": round(3 + float(np.sqrt(max(row["population"] or 0, 0))) / 5, 1)}
@@ -278,9 +279,3 @@ def _area_label(kind: str, language: str) -> str:
 
 def _percent(share: float) -> str:
     return "—" if share is None or pd.isna(share) else f"{share:.1%}"
-
-
-def _metres(value: float, language: str) -> str:
-    if value is None or not np.isfinite(value):
-        return t("unreachable", language)
-    return f"{format_number(float(value), 0)} m"

@@ -17,6 +17,7 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Connection, Engine, select
 
+from gis_service.crs import analysis_crs
 from gis_service.layers.registry import get_layer
 from gis_service.reports.i18n import format_time
 from gis_service.repositories.layers import LayerRepository
@@ -60,6 +61,10 @@ class ReportData:
 
     def __getitem__(self, layer: str) -> gpd.GeoDataFrame:
         return self.frames[layer]
+
+    def projected(self, layers: Iterable[str]) -> dict[str, gpd.GeoDataFrame]:
+        """``layers`` in the analysis CRS (EPSG:4544), for the analyses a report shows the numbers of."""
+        return {name: self.frames[name].to_crs(analysis_crs()) for name in layers}
 
 
 def load_report_data(engine: Engine, layers: Iterable[str], tables: Iterable[str] = ()) -> ReportData:

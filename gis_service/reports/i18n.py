@@ -6,6 +6,7 @@ lists, so a report says what the import templates and the API say.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta, timezone
 from numbers import Real
 from typing import Any
@@ -292,6 +293,13 @@ def format_number(value: float, decimals: int | None = None) -> str:
     if decimals is None:
         decimals = 0 if float(value).is_integer() else 2
     return f"{value:,.{decimals}f}"
+
+
+def format_metres(value: float | None, language: str) -> str:
+    """``1,234 m``, or "unreachable" for a distance that is missing or infinite (no road leads there)."""
+    if value is None or not math.isfinite(float(value)):
+        return t("unreachable", language)
+    return f"{format_number(float(value), 0)} m"
 
 
 def format_time(moment: datetime, language: str) -> str:

@@ -18,7 +18,6 @@ import pandas as pd
 from markupsafe import Markup
 
 from gis_service.analysis.siting_reasons import reasons
-from gis_service.crs import analysis_crs
 from gis_service.ledger.rules import NEEDS_PLAN, plan_state
 from gis_service.reports.base import (
     PageInfo,
@@ -69,7 +68,7 @@ def idle_assets(data: ReportData, as_of: date) -> gpd.GeoDataFrame:
 def with_recommendations(idle: gpd.GeoDataFrame, data: ReportData, language: str) -> gpd.GeoDataFrame:
     """``idle`` with each asset's top siting recommendation (``top_use``, ``top_score``, ``top_reasons``), from
     the revitalisation siting on the same layers (``gis_service.services.siting``)."""
-    frames = {name: data[name].to_crs(analysis_crs()) for name in SITING_LAYERS}
+    frames = data.projected(SITING_LAYERS)
     result = site(frames, SitingRequest(), table=data.permitted_uses).result
     top: dict[str, tuple[str, float, str]] = {}
     for i, code in enumerate(result.assets["code"]):

@@ -20,7 +20,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from gis_service.analysis.standards import FACILITY_THRESHOLDS
-from gis_service.crs import analysis_crs, storage_crs
+from gis_service.crs import storage_crs
 from gis_service.reports.areas import areas_frame, with_service_areas
 from gis_service.reports.base import (
     PageInfo,
@@ -35,7 +35,7 @@ from gis_service.reports.base import (
 from gis_service.reports.chart import Bar, Segment, stacked_bar_chart
 from gis_service.reports.data import ReportData
 from gis_service.reports.features import bounds_latlon
-from gis_service.reports.i18n import code_text, field_alias, field_label, format_number, t
+from gis_service.reports.i18n import code_text, field_alias, field_label, format_metres, format_number, t
 from gis_service.reports.layers import (
     add_rivers_and_roads,
     add_village_base,
@@ -68,7 +68,7 @@ class SchoolView:
 
     @classmethod
     def from_data(cls, data: ReportData) -> SchoolView:
-        frames = {name: data[name].to_crs(analysis_crs()) for name in LAYERS}
+        frames = data.projected(LAYERS)
         network = road_network(frames, "auto")
         primary = coverage_of(frames, PRIMARY, "auto", network).report.settlements
         kinder = coverage_of(frames, KINDERGARTEN, "auto", network).report.settlements
@@ -192,10 +192,8 @@ def _add_children(fmap: Any, settlements: gpd.GeoDataFrame, level: str, language
     beyond = settlements[~settlements[f"{level}_ok"] & (settlements["children"].fillna(0) > 0)]
 
     def properties(row: Mapping[str, Any]) -> dict[str, Any]:
-        distance = row[f"{level}_m"]
         rows = [(t("children", language), format_number(float(row["children"] or 0), 0)),
-                (t(f"distance_{level}", language),
-                 f"{format_number(float(distance), 0)} m" if np.isfinite(distance) else t("unreachable", language))]
+                (t(f"distance_{level}", language), format_metres(row[f"{level}_m"], language))]
         return {"popup": popup_html(str(row["name"]), rows),
                 "radius": round(3 + float(np.sqrt(max(row["children"] or 0, 0))) / 2, 1)}
 

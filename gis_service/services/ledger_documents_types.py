@@ -31,7 +31,6 @@ JPEG = FileType("image/jpeg", (".jpg", ".jpeg"), "JPEG")
 PNG = FileType("image/png", (".png",), "PNG")
 WEBP = FileType("image/webp", (".webp",), "WebP")
 PDF = FileType("application/pdf", (".pdf",), "PDF")
-ACCEPTED = (JPEG, PNG, WEBP, PDF)
 ACCEPTED_TEXT = "JPEG, PNG, WebP or PDF"
 
 

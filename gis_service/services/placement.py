@@ -107,14 +107,15 @@ class PlacementService:
         return place(CoverageService(self.engine).read_layers(*request.layers()), request)
 
 
-def place(frames: Frames, request: PlacementRequest) -> PlacementOutcome:
-    """The placement of ``request`` on layers already read (EPSG:4544)."""
+def place(frames: Frames, request: PlacementRequest, network: RoadNetwork | None = None) -> PlacementOutcome:
+    """The placement of ``request`` on layers already read (EPSG:4544); ``network`` saves building the road
+    network again when it was built from the same frames."""
     chosen = request.checked()
     assert chosen.metres is not None  # checked() refuses standards in minutes
     existing = chosen.select(frames[chosen.layer])
     sites = candidate_sites(frames["assets"], existing=existing, source=request.source)
     settlements = frames["settlements"]
-    network = road_network(frames, request.method)
+    network = network if network is not None else road_network(frames, request.method)
     bounded = request.model in ("mclp", "lscp", "capacitated")
     cost = _costs(settlements, sites.frame, network, chosen.metres if bounded else None)
     weights = settlements[chosen.demand].fillna(0).to_numpy(dtype=float)

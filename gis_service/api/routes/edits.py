@@ -16,16 +16,13 @@ from starlette.concurrency import run_in_threadpool
 
 from gis_service.access import Principal, require_edit
 from gis_service.api.bodies import parse_json, read_body, require_media_type
-from gis_service.api.conditional import entity_tags
+from gis_service.api.conditional import if_match_tags
 from gis_service.api.deps import CollectionDep, EditsDep
 from gis_service.api.geojson import feature_chunks, single_feature
 from gis_service.api.links import GEOJSON, JSON, base_url, link, with_params
 from gis_service.api.params import parse_crs_parameter
 from gis_service.api.security import PrincipalDep, ReaderDep
 from gis_service.crs import CRS84_URI, parse_crs
-from gis_service.errors import (
-    PreconditionRequiredError,
-)
 from gis_service.layers.registry import LayerSpec
 from gis_service.layers.validation import INT32_MAX
 from gis_service.services.edits import EditResult, VersionInfo
@@ -57,14 +54,6 @@ async def _body(request: Request, layer: LayerSpec, principal: Principal) -> Any
     raw = await read_body(request, MAX_BODY_BYTES)
     return await run_in_threadpool(parse_json, raw)
 
-
-def _if_match(request: Request, value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        if request.app.state.settings.require_if_match:
-            raise PreconditionRequiredError("this server requires If-Match with the ETag you read; GET the "
-                                            "feature first and send its ETag")
-        return None
-    return entity_tags(value)
 
 
 def _feature_response(request: Request, layer: LayerSpec, result: EditResult, status_code: int) -> Response:
@@ -100,7 +89,7 @@ async def replace_item(request: Request, layer: CollectionDep, feature_id: Featu
                        edits: EditsDep, content_crs: ContentCrs = None, if_match: IfMatch = None) -> Response:
     crs = _body_crs(content_crs)
     body = await _body(request, layer, principal)
-    tags = _if_match(request, if_match)
+    tags = if_match_tags(request, if_match, "feature")
     return await _respond(request, layer, 200, edits.replace, layer, feature_id, body, crs, principal, tags)
 
 
@@ -113,7 +102,7 @@ async def update_item(request: Request, layer: CollectionDep, feature_id: Featur
                       edits: EditsDep, content_crs: ContentCrs = None, if_match: IfMatch = None) -> Response:
     crs = _body_crs(content_crs)
     body = await _body(request, layer, principal)
-    tags = _if_match(request, if_match)
+    tags = if_match_tags(request, if_match, "feature")
     return await _respond(request, layer, 200, edits.update, layer, feature_id, body, crs, principal, tags)
 
 
@@ -121,7 +110,7 @@ async def update_item(request: Request, layer: CollectionDep, feature_id: Featur
                response_class=Response, responses={204: {"description": "Deleted"}, **ERRORS})
 def delete_item(request: Request, layer: CollectionDep, feature_id: FeatureId, principal: PrincipalDep,
                 edits: EditsDep, if_match: IfMatch = None) -> Response:
-    edits.delete(layer, feature_id, principal, _if_match(request, if_match))
+    edits.delete(layer, feature_id, principal, if_match_tags(request, if_match, "feature"))
     return Response(status_code=204)
 
 
@@ -192,7 +181,7 @@ def restore_item(
                                         "before the first recorded change")],
     if_match: IfMatch = None,
 ) -> Response:
-    result = edits.restore(layer, feature_id, version, principal, _if_match(request, if_match))
+    result = edits.restore(layer, feature_id, version, principal, if_match_tags(request, if_match, "feature"))
     return _feature_response(request, layer, result, 200)
 
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gis_service.access import Principal, require_edit
 from gis_service.api.bodies import parse_json, read_body, require_media_type
-from gis_service.api.conditional import entity_tags
+from gis_service.api.conditional import if_match_tags
 from gis_service.api.links import GEOJSON, JSON, base_url, link
 from gis_service.api.routes import ledger_documents
 from gis_service.api.routes.ledger_documents import (
@@ -30,7 +30,6 @@ from gis_service.api.security import PrincipalDep, ReaderDep
 from gis_service.errors import (
     InvalidInputError,
     LedgerInputRejectedError,
-    PreconditionRequiredError,
     RowProblem,
     UnsupportedMediaTypeError,
 )
@@ -128,7 +127,7 @@ async def create_plan(request: Request, principal: PrincipalDep, plans: PlansDep
               openapi_extra={"requestBody": JSON_BODY}, responses={**JSON_OK, **ERRORS})
 async def update_plan(request: Request, plan_id: PlanId, principal: PrincipalDep, plans: PlansDep,
                       if_match: IfMatch = None) -> Response:
-    tags = _if_match(request, if_match)
+    tags = if_match_tags(request, if_match, "plan")
     body = await _json_body(request, principal)
     plan = await run_in_threadpool(plans.update, plan_id, body, principal, tags)
     return _plan_response(request, plan, 200)
@@ -138,7 +137,7 @@ async def update_plan(request: Request, plan_id: PlanId, principal: PrincipalDep
              response_class=Response, openapi_extra={"requestBody": STRIKE_OFF_BODY}, responses={**JSON_OK, **ERRORS})
 async def strike_off_plan(request: Request, plan_id: PlanId, principal: PrincipalDep, plans: PlansDep,
                           if_match: IfMatch = None) -> Response:
-    tags = _if_match(request, if_match)
+    tags = if_match_tags(request, if_match, "plan")
     await run_in_threadpool(plans.check_edit, plan_id, principal)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "multipart/form-data":
@@ -227,14 +226,6 @@ async def _json_body(request: Request, principal: Principal) -> Any:
     require_media_type(request, JSON_TYPES, "the plan")
     return parse_json(await read_body(request, MAX_JSON_BYTES))
 
-
-def _if_match(request: Request, value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        if request.app.state.settings.require_if_match:
-            raise PreconditionRequiredError("this server requires If-Match with the plan's ETag; GET the plan "
-                                            "first and send its ETag")
-        return None
-    return entity_tags(value)
 
 
 def _plan_json(request: Request, plan: Plan, language: str, as_of: date) -> dict[str, Any]:
