@@ -25,13 +25,22 @@ class Role(StrEnum):
 TOWN_LAYERS = frozenset({"villages", "former_villages", "planning_zones"})
 
 
+ALL_TOWNS = "*"
+
+
 @dataclass(frozen=True)
 class Principal:
-    """The caller of a request: ``name`` is recorded in the history; ``villages`` limits an editor."""
+    """The caller of a request: ``name`` is recorded in the history; ``villages`` limits an editor; ``towns``
+    are the towns the key works on (``*``: every town of the database)."""
 
     name: str
     role: Role | None  # None: anonymous
     villages: tuple[str, ...] = ()
+    towns: tuple[str, ...] = (ALL_TOWNS,)
+
+    def serves(self, town: str) -> bool:
+        """Whether this caller's key is for ``town``. Anonymous callers read any town the settings let them."""
+        return self.is_anonymous or ALL_TOWNS in self.towns or town in self.towns
 
     @property
     def is_anonymous(self) -> bool:

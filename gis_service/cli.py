@@ -16,6 +16,7 @@ from gis_service.conformance_cli import register as register_conformance
 from gis_service.errors import GisServiceError, ImportRejectedError
 from gis_service.settings import Settings, get_settings
 from gis_service.siting_cli import register as register_siting
+from gis_service.towns_cli import register as register_towns
 
 app = typer.Typer(help="GIS service for township governments (蓬莱镇 demo town).", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -63,6 +64,7 @@ _mount_scenarios()
 _mount_planning()
 register_siting(analyze_app)
 register_conformance(analyze_app)
+register_towns(app)
 
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
@@ -247,8 +249,13 @@ def restore(path: Annotated[Path, typer.Argument(help="Backup file written by gi
     settings = get_settings()
     report = BackupService(_engine(settings), DocumentStore.from_settings(settings)).restore(path)
     rows = sum(report.rows.values())
-    out.print(say(f"已从 {report.path} 恢复 {rows:,} 行数据和 {report.files} 个附件",
-                   f"restored {rows:,} rows and {report.files} uploaded files from {report.path}"))
+    out.print(say(f"已从 {report.path} 恢复镇 {report.town} 的 {rows:,} 行数据和 {report.files} 个附件",
+                   f"restored {rows:,} rows of town {report.town} and {report.files} uploaded files from "
+                   f"{report.path}"))
+    if report.users_kept:
+        err.print(say("本库已有 API 用户,备份中的用户未恢复;需要时用 gis-service users add 添加",
+                      "this database has API users already; the backup's were not restored (gis-service users "
+                      "add makes keys)"))
     _warn_missing(report.missing)
 
 
@@ -266,11 +273,16 @@ def users_add(
     role: Annotated[str, typer.Option("--role", "-r", help="viewer, editor, planner or admin.")],
     village: Annotated[list[str] | None, typer.Option(
         "--village", "-v", help="Village code an editor is limited to (repeat for several).")] = None,
+    town: Annotated[list[str] | None, typer.Option(
+        "--town", help="Town code the key works in (repeat for several; default: the current town).")] = None,
+    all_towns: Annotated[bool, typer.Option("--all-towns", help="The key works in every town of the "
+                                                                "database (county or province staff).")] = False,
 ) -> None:
     """Create a user and print its API key (shown only now; only a hash is stored)."""
     from gis_service.services.users import UserService
 
-    user, key = UserService(_engine(get_settings())).add(name, role, village or [])
+    towns = ["*"] if all_towns else town  # none given: the town the command works on (--town)
+    user, key = UserService(_engine(get_settings())).add(name, role, village or [], towns)
     villages = ", ".join(user.villages)
     err.print(say(f"已建立{_role(user.role)}「{user.name}」" + (f"(限于村 {villages})" if villages else "")
                    + "。密钥只显示这一次,请立即保存:",
@@ -285,11 +297,12 @@ def users_list() -> None:
     from gis_service.services.users import UserService
 
     table = Table(title=say("API 用户", "API users"))
-    for zh, en in (("用户名", "name"), ("角色", "role"), ("限于村", "villages"), ("密钥", "key"),
+    for zh, en in (("用户名", "name"), ("角色", "role"), ("镇", "towns"), ("限于村", "villages"), ("密钥", "key"),
                    ("建立时间", "created"), ("停用时间", "revoked")):
         table.add_column(say(zh, en))
     for user in UserService(_engine(get_settings())).list():
-        table.add_row(user.name, _role(user.role.value), ", ".join(user.villages) or "—", user.key_prefix + "…",
+        towns = say("全部", "all") if user.towns == ("*",) else ", ".join(user.towns)
+        table.add_row(user.name, _role(user.role.value), towns, ", ".join(user.villages) or "—", user.key_prefix + "…",
                       f"{user.created_at:%Y-%m-%d %H:%M}", "—" if user.revoked_at is None
                       else f"{user.revoked_at:%Y-%m-%d %H:%M}")
     out.print(table)

@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     database_url
         SQLAlchemy URL. ``sqlite:///path.sqlite`` selects embedded SpatiaLite (the default);
         ``postgresql+psycopg://user@host/db`` selects PostGIS.
+    town_code, town_name
+        The town this service serves by default: its 9-digit NBS township code (default ``510923100``, 蓬莱镇) and
+        name. Requests without a ``/towns/{code}`` prefix, and every command, work on this town. A PostGIS database
+        can hold many towns (``gis-service towns add``), each in its own partition of every table; a SpatiaLite
+        file holds one.
     spatialite_library
         Name or path of the SpatiaLite extension module loaded into every SQLite connection.
     language
@@ -72,6 +77,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GIS_", env_file=None, extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    town_code: str = Field(default="510923100", pattern=r"^[0-9]{9}$")
+    town_name: str = Field(default="蓬莱镇", min_length=1, max_length=100)
     spatialite_library: str = "mod_spatialite"
     language: str = Field(default="zh", pattern="^(zh|en)$")
     read_access: str = Field(default="local", pattern="^(local|open|key)$")

@@ -70,10 +70,23 @@ def make_engine(backend: str, request: pytest.FixtureRequest, directory: Path) -
         shutil.copy(template, path)
         return create_db_engine(Settings(database_url=f"sqlite:///{path}"))
     engine = create_db_engine(Settings(database_url=request.getfixturevalue("postgres_url")))
-    with engine.begin() as conn:
-        names = ", ".join(f'"{table.name}"' for table in snapshot_tables())
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+    empty_postgis(engine)
     return engine
+
+
+def empty_postgis(engine: Engine) -> None:
+    """Every table emptied and only the default town left (tests that add towns drop nothing themselves)."""
+    from gis_service.db.engine import admin_transaction, engine_town
+    from gis_service.db.town_partitions import drop_town_partitions
+    from gis_service.repositories.towns import TownRepository
+
+    code, name = engine_town(engine)
+    with admin_transaction(engine) as conn:
+        for other in set(TownRepository(conn).codes()) - {code}:
+            drop_town_partitions(conn, other)
+        names = ", ".join(f'"{table.name}"' for table in snapshot_tables())
+        conn.execute(text(f"TRUNCATE {names}, towns RESTART IDENTITY"))
+        TownRepository(conn).add(code, name)
 
 
 @pytest.fixture(params=BACKENDS)

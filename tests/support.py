@@ -51,3 +51,14 @@ def assert_same_layer(layer: LayerSpec, expected: gpd.GeoDataFrame, actual: gpd.
 
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def declared_columns(name: str) -> dict[str, bool]:
+    """The columns (name -> nullable) the database should hold for the model table ``name``: the model's own,
+    and, on a town table, ``town_code`` (added by migration 0005, kept out of the models: the database fills it
+    from the transaction's town and never lets a query see another town's)."""
+    from gis_service.db.base import Base
+    from gis_service.towns import GLOBAL_TABLES
+
+    declared = {c.name: c.nullable for c in Base.metadata.tables[name].columns}
+    return declared if name in GLOBAL_TABLES else declared | {"town_code": False}

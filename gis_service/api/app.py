@@ -28,14 +28,17 @@ from gis_service.api.routes import (
     runs,
     scenarios,
     siting,
+    towns,
 )
 from gis_service.api.security import FailedAttempts, require_read
+from gis_service.api.towns import TownDirectory, TownRouting
 from gis_service.api.versions import LayerVersions
 from gis_service.db.engine import create_db_engine
 from gis_service.services.edits import EditService
 from gis_service.services.features import FeatureService
 from gis_service.services.layers import LayerService
 from gis_service.services.tiles import TileService
+from gis_service.services.towns import TownService
 from gis_service.services.users import UserService
 from gis_service.settings import Settings, get_settings
 
@@ -65,7 +68,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.edits = EditService(engine)
     app.state.users = UserService(engine)
     app.state.cache = ResponseCache(settings.response_cache_mb * 2**20)
-    app.state.versions = LayerVersions(app.state.features.versions)
+    app.state.versions = LayerVersions(app.state.features.versions, settings.town_code)
+    app.state.towns = TownService(engine)
     app.state.failed_attempts = FailedAttempts(settings.auth_failures_allowed, settings.auth_failure_window_s)
     app.state.templates = Jinja2Templates(directory=str(files("gis_service.api") / "templates"))
     # Build coordinate transformers in the background: the first of them takes PROJ seconds.
@@ -74,11 +78,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(ogc.router, dependencies=[Depends(require_read)])
     app.include_router(edits.router)
     app.include_router(health.router)
+    app.include_router(towns.router)
     app.include_router(analysis.router)
     for module in (ledger_plans, ledger_books, ledger_registry, scenarios, runs, siting, conformance, planning_io):
         app.include_router(module.router)
     app.include_router(maps.router)  # checks read access itself
     openapi.install(app)
+    app.add_middleware(TownRouting, directory=TownDirectory(app.state.towns.codes, settings.town_code))
     app.add_middleware(RefuseNulBytes)
     _install_cors(app, settings)
     return app

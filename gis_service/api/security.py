@@ -12,7 +12,8 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from gis_service.access import ANONYMOUS, Principal
-from gis_service.errors import AuthenticationRequiredError, TooManyAttemptsError
+from gis_service.api.towns import request_town
+from gis_service.errors import AuthenticationRequiredError, NotFoundError, TooManyAttemptsError
 from gis_service.services.users import UserService
 from gis_service.settings import Settings
 
@@ -71,11 +72,16 @@ async def get_principal(request: Request) -> Principal:
         return ANONYMOUS
     users: UserService = request.app.state.users
     try:
-        return await run_in_threadpool(users.authenticate, key)
+        principal = await run_in_threadpool(users.authenticate, key)
     except AuthenticationRequiredError:
         attempts: FailedAttempts = request.app.state.failed_attempts
         attempts.fail(client_address(request))
         raise
+    town = request_town(request)
+    if not principal.serves(town):
+        # The same answer as for a town that does not exist: a key of one town learns nothing about others.
+        raise NotFoundError(f"no town '{town}' here (没有这个镇); GET /towns lists the towns")
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

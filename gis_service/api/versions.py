@@ -14,17 +14,26 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
+from gis_service.towns import current_town
+
+Versions = dict[tuple[str, str], int]
+
 
 class LayerVersions:
-    """Batched reads of ``read_all`` (layer name → version) for one event loop."""
+    """Batched reads of ``read_all`` ((town, layer) → version) for one event loop.
 
-    def __init__(self, read_all: Callable[[], dict[str, int]]) -> None:
+    One read serves every town: requests for different towns wait for the same query, and each looks up its own
+    town (the request's, else ``default_town``).
+    """
+
+    def __init__(self, read_all: Callable[[], Versions], default_town: str) -> None:
         self._read_all = read_all
-        self._waiting: asyncio.Future[dict[str, int]] | None = None  # the read that starts next
+        self._default_town = default_town
+        self._waiting: asyncio.Future[Versions] | None = None  # the read that starts next
         self._running = False
         self._task: asyncio.Task[None] | None = None
 
-    async def current(self) -> dict[str, int]:
+    async def current(self) -> Versions:
         """Versions read by a query that started after this call."""
         if self._waiting is None:
             self._waiting = asyncio.get_running_loop().create_future()
@@ -35,7 +44,9 @@ class LayerVersions:
         return await asyncio.shield(self._waiting)
 
     async def version(self, layer: str) -> int:
-        return (await self.current()).get(layer, 0)
+        """The data version of ``layer`` in the request's town."""
+        town = current_town(self._default_town)
+        return (await self.current()).get((town or self._default_town, layer), 0)
 
     async def _drain(self) -> None:
         try:
@@ -53,7 +64,7 @@ class LayerVersions:
                 self._waiting = None
 
 
-def _fail(batch: asyncio.Future[dict[str, int]], exc: BaseException) -> None:
+def _fail(batch: asyncio.Future[Versions], exc: BaseException) -> None:
     if not batch.done():
         batch.set_exception(exc)
         batch.exception()  # mark retrieved: waiters that went away must not log it as lost

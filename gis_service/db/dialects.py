@@ -113,11 +113,18 @@ class PostGISDialect(SpatialDialect):
             shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True).tolist()
             for geoms in geometries.values()
         ]
+        # PostgreSQL refuses COPY into a table with row-level security (every town table: migration 0005), so
+        # the rows are copied into a temporary table first and moved with one INSERT, which the town policy
+        # checks and the version trigger sees once. Still about 10x faster than INSERTs.
+        stage = f"gis_stage_{table.name}"
+        conn.exec_driver_sql(f'CREATE TEMP TABLE "{stage}" AS SELECT {names} FROM "{table.name}" WITH NO DATA')
         raw = conn.connection.driver_connection
         assert raw is not None
-        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        with raw.cursor() as cur, cur.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
             for row, *geoms in zip(rows, *encoded, strict=True):
                 copy.write_row((*row, *geoms))
+        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{stage}"')
+        conn.exec_driver_sql(f'DROP TABLE "{stage}"')
 
     def intersects_bbox(
         self, table: Table, column: Any, bbox: tuple[float, float, float, float], srid: int
@@ -143,8 +150,11 @@ class PostGISDialect(SpatialDialect):
 
     def restart_ids(self, conn: Connection, table: Table, next_id: int) -> None:
         # SQLite needs nothing (layer ids are chosen explicitly there); a PostgreSQL serial keeps its own count.
+        # One sequence serves the table's partitions of every town: never move it back below ids in use.
         sequence = conn.execute(select(func.pg_get_serial_sequence(f'"{table.name}"', "id"))).scalar_one()
-        conn.execute(select(func.setval(sequence, next_id, False)))
+        conn.exec_driver_sql(
+            f"SELECT setval(%s, greatest(%s, (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END "
+            f"FROM {sequence})), false)", (sequence, next_id))
 
     def lock_for_edit(self, conn: Connection, layer: str) -> None:
         # Without it two concurrent creates with one code both pass the duplicate check and the loser gets a

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from gis_service.errors import DatabaseUnavailableError
 from gis_service.settings import Settings
+from gis_service.towns import TOWN_ROLE, current_town
 
 # SRIDs every database must know besides WGS84: CGCS2000 geographic and the two 3-degree GK forms at 105°E.
 REQUIRED_SRIDS = (4490, 4544, 4523)
@@ -29,6 +30,31 @@ _LOAD_BEFORE_SPATIALITE = ("pyproj", "shapely", "pyogrio")
 
 
 WRITE_OPTION = "gis_write"
+# The engine's default town (settings.town_code and town_name), for transactions opened outside any chosen town.
+TOWN_OPTION = "gis_town"
+TOWN_NAME_OPTION = "gis_town_name"
+# Schema changes and town administration: run as the connecting user, with no town chosen.
+ADMIN_OPTION = "gis_admin"
+
+# At BEGIN on PostgreSQL: the town whose rows this transaction may see and write, and the role that makes
+# row-level security apply even when the service connects as a superuser or the tables' owner. Both are
+# transaction-local (``true``), so a pooled connection carries nothing over. Before migration 0005 the role does
+# not exist yet, and a user who is not a member of it stays themselves (as the tables' owner, FORCE ROW LEVEL
+# SECURITY still confines them).
+_CHOOSE_TOWN = (
+    "SELECT set_config('gis.town', %s, true), set_config('role', CASE "
+    f"WHEN NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{TOWN_ROLE}') THEN 'none' "
+    f"WHEN pg_has_role(session_user, '{TOWN_ROLE}', 'MEMBER') THEN '{TOWN_ROLE}' ELSE 'none' END, true)"
+)
+
+
+@contextmanager
+def admin_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction for schema changes and town administration: every town's rows, as the connecting user."""
+    with engine.connect() as conn:
+        conn.execution_options(**{ADMIN_OPTION: True, WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 @contextmanager
@@ -45,13 +71,31 @@ def create_db_engine(settings: Settings, **kwargs: Any) -> Engine:
     """Engine for ``settings.database_url``; SQLite URLs get SpatiaLite loaded on every connection."""
     url = make_url(settings.database_url)
     kwargs.setdefault("pool_size", settings.db_pool_size)
+    kwargs.setdefault("execution_options", {}).update({TOWN_OPTION: settings.town_code,
+                                                       TOWN_NAME_OPTION: settings.town_name})
     sqlite = url.get_backend_name() == "sqlite"
     overflow = settings.db_max_overflow
     kwargs.setdefault("max_overflow", (0 if sqlite else 32) if overflow is None else overflow)
     if sqlite:
         return _spatialite_engine(settings, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "begin")
+    def _choose_town(conn: Connection) -> None:
+        options = conn.get_execution_options()
+        if not options.get(ADMIN_OPTION):
+            conn.exec_driver_sql(_CHOOSE_TOWN, (current_town(options.get(TOWN_OPTION)),))
+
+    return engine
+
+
+def engine_town(engine: Engine | Connection) -> tuple[str, str]:
+    """The default town of an engine or connection: ``settings.town_code`` and ``town_name`` when it was made."""
+    options = engine.get_execution_options()
+    fields = Settings.model_fields
+    return (str(options.get(TOWN_OPTION) or fields["town_code"].default),
+            str(options.get(TOWN_NAME_OPTION) or fields["town_name"].default))
 
 
 def _sqlite_module() -> ModuleType:
@@ -122,3 +166,8 @@ def _spatialite_engine(settings: Settings, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
 
     return engine
+
+
+def town_of(conn: Connection) -> str:
+    """The town a transaction on ``conn`` works on: the chosen one (:mod:`gis_service.towns`) or the default."""
+    return current_town(engine_town(conn)[0]) or engine_town(conn)[0]

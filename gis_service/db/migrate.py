@@ -9,6 +9,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from gis_service.db.engine import admin_transaction, engine_town
+
 
 def _config() -> Config:
     config = Config()
@@ -24,14 +26,16 @@ def head_revision() -> str:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema to ``revision`` (default: the latest)."""
     config = _config()
-    with engine.begin() as conn:
+    with admin_transaction(engine) as conn:
         config.attributes["connection"] = conn
+        config.attributes["town"] = engine_town(engine)
         command.upgrade(config, revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     """Undo migrations down to ``revision`` (default: an empty database)."""
     config = _config()
-    with engine.begin() as conn:
+    with admin_transaction(engine) as conn:
         config.attributes["connection"] = conn
+        config.attributes["town"] = engine_town(engine)
         command.downgrade(config, revision)

@@ -20,6 +20,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     role: Mapped[str] = mapped_column(Text, nullable=False)
     villages: Mapped[str | None] = mapped_column(Text, nullable=True)  # comma-separated village codes
+    # Comma-separated town codes the key may work on, or ``*`` for every town of the database (migration 0005).
+    towns: Mapped[str] = mapped_column(Text, nullable=False)
     key_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     key_prefix: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
@@ -58,5 +60,19 @@ class LayerVersion(Base):
 
     __tablename__ = "layer_versions"
 
+    town_code: Mapped[str] = mapped_column(Text, primary_key=True)
     layer: Mapped[str] = mapped_column(Text, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
+class Town(Base):
+    """A town this database serves (9-digit NBS township code). On PostgreSQL each has a partition of every
+    town table (``gis-service towns add``); a SpatiaLite file holds one."""
+
+    __tablename__ = "towns"
+
+    town_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    county_code: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                 server_default=func.current_timestamp())

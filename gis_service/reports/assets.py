@@ -60,7 +60,7 @@ def build(data: ReportData, *, language: str, built_at: datetime) -> str:
     _add_markers(fmap, assets, places, language)
     add_tools(fmap, language)
     side = SidePanel(summary(assets, villages, language), legend(assets, language))
-    info = PageInfo(NAME, t("assets_title", language), language, built_at, data.version)
+    info = PageInfo(NAME, t("assets_title", language), language, built_at, data.version, town=data.town)
     return render_page(fmap, info, side)
 
 

@@ -36,6 +36,7 @@ class PageInfo:
     built_at: datetime
     version: DataVersion
     detail_zoom: float = DETAIL_ZOOM
+    town: str | None = None  # the town's name (None: the service's own town)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def render_page(fmap: Any, info: PageInfo, side: SidePanel) -> str:
 
     offlinefolium.LayerControl(collapsed=True, position="topright").add_to(fmap)
     figure = fmap.get_root()
-    figure.title = str(escape(town_title(info.title, info.language)))
+    figure.title = str(escape(town_title(info.title, info.language, info.town)))
     offline.inline_style(figure, "report_css", offline.static_text("report.css") + _dynamic_css())
     offline.inline_script(figure, "report_js", offline.static_text("report.js"))
     figure.html.add_child(offlinefolium.Element(_title_block(info)), name="report_header", index=0)
@@ -147,7 +148,7 @@ def render_page(fmap: Any, info: PageInfo, side: SidePanel) -> str:
 
 def _title_block(info: PageInfo) -> str:
     return render(
-        "title.html", title=town_title(info.title, info.language),
+        "title.html", title=town_title(info.title, info.language, info.town),
         built=f"{t('built_at', info.language)} {format_time(info.built_at, info.language)}",
         version=f"{t('data_version', info.language)}: {info.version.describe(info.language)}",
         crs=t("crs_note", info.language), all_maps=t("all_maps", info.language),

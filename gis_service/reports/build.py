@@ -145,7 +145,7 @@ def build_reports(engine: Engine, out_dir: Path, *, language: str = "zh",
         manifest[spec.name] = entry
         paths.append(out_dir / entry.file)
     _write_manifest(out_dir, manifest)
-    paths.append(_write_index(out_dir, manifest, language))
+    paths.append(_write_index(out_dir, manifest, language, _town_name(engine)))
     return paths
 
 
@@ -168,8 +168,13 @@ def ensure_current(engine: Engine, out_dir: Path, *, language: str, which: Itera
 
 
 def maps_dir(settings: Settings) -> Path:
-    """The reports folder (the ``maps_dir`` setting)."""
-    return Path(settings.maps_dir)
+    """The reports folder of the current town: the ``maps_dir`` setting for the service's own town, and its
+    ``towns/<code>`` subfolder for any other town of the database."""
+    from gis_service.towns import current_town
+
+    town = current_town(settings.town_code)
+    folder = Path(settings.maps_dir)
+    return folder if town in (None, settings.town_code) else folder / "towns" / str(town)
 
 
 def settings_permitted_uses(settings: Settings) -> Any:
@@ -243,12 +248,19 @@ def _write_manifest(out_dir: Path, manifest: dict[str, BuiltReport]) -> None:
     _write_atomic(out_dir / MANIFEST, json.dumps(entries, ensure_ascii=False, indent=2) + "\n")
 
 
-def _write_index(out_dir: Path, manifest: dict[str, BuiltReport], language: str) -> Path:
+def _town_name(engine: Engine) -> str | None:
+    from gis_service.reports.data import town_name
+
+    with engine.connect() as conn:
+        return town_name(conn)
+
+
+def _write_index(out_dir: Path, manifest: dict[str, BuiltReport], language: str, town: str | None = None) -> Path:
     from gis_service.reports.index import render_index
 
     entries = [(spec, manifest[name]) for name, spec in REPORTS.items() if name in manifest]
     path = out_dir / INDEX
-    _write_atomic(path, render_index(entries, language, datetime.now(UTC)))
+    _write_atomic(path, render_index(entries, language, datetime.now(UTC), town))
     return path
 
 

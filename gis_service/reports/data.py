@@ -58,6 +58,7 @@ class ReportData:
     version: DataVersion
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # ledger tables, e.g. revitalisation_plans
     permitted_uses: Any = None  # the permitted-use table to judge uses with (None: the built-in one)
+    town: str | None = None  # the name of the town the data is of
 
     def __getitem__(self, layer: str) -> gpd.GeoDataFrame:
         return self.frames[layer]
@@ -82,7 +83,17 @@ def load_report_data(engine: Engine, layers: Iterable[str], tables: Iterable[str
         frames = {name: LayerRepository(conn, get_layer(name)).read_frame(with_audit=True) for name in names}
         rows = {name: read_table(conn, name) for name in extra}
         digest = _digest(conn, names + extra)
-    return ReportData(frames, DataVersion(_latest_update(frames.values()), digest), rows)
+        town = town_name(conn)
+    return ReportData(frames, DataVersion(_latest_update(frames.values()), digest), rows, town=town)
+
+
+def town_name(conn: Connection) -> str | None:
+    """The name of the transaction's town, as the database lists it (None before there was a town list)."""
+    from gis_service.db.engine import town_of
+    from gis_service.repositories.towns import TownRepository
+
+    row = TownRepository(conn).get(town_of(conn))
+    return None if row is None else str(row.name)
 
 
 def data_digest(engine: Engine, layers: Iterable[str]) -> str:

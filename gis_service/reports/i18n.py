@@ -237,9 +237,11 @@ def t(key: str, language: str) -> str:
     return zh if language == "zh" else en
 
 
-def town_title(title: str, language: str) -> str:
-    """``蓬莱镇公有资产分布图`` / ``Penglai town: Public assets map``."""
-    return f"{t('town', language)}{title}" if language == "zh" else f"{t('town', language)}: {title}"
+def town_title(title: str, language: str, town: str | None = None) -> str:
+    """``蓬莱镇公有资产分布图`` / ``Penglai town: Public assets map``; another town of the database by its
+    name (``回马镇公有资产分布图``, and in English ``回马镇: Public assets map``: names are not translated)."""
+    name = t("town", language) if town in (None, "", t("town", "zh")) else str(town)
+    return f"{name}{title}" if language == "zh" else f"{name}: {title}"
 
 
 def check_language(language: str) -> str:

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from gis_service.reports.build import BuiltReport, ReportSpec
 
 
-def render_index(entries: Sequence[tuple[ReportSpec, BuiltReport]], language: str, built_at: datetime) -> str:
+def render_index(entries: Sequence[tuple[ReportSpec, BuiltReport]], language: str, built_at: datetime,
+                 town: str | None = None) -> str:
     """A small static page linking the reports by relative URL (works from a folder and from ``/maps/``)."""
     reports = [
         {"name": spec.name, "file": entry.file, "title": spec.title(language),
@@ -24,7 +25,7 @@ def render_index(entries: Sequence[tuple[ReportSpec, BuiltReport]], language: st
     ]
     return str(render(
         "index.html", lang="zh-CN" if language == "zh" else "en",
-        title=town_title(t("index_title", language), language), intro=t("index_intro", language),
+        title=town_title(t("index_title", language), language, town), intro=t("index_intro", language),
         built_label=t("built_at", language), built_at=format_time(built_at, language),
         version_label=t("data_version", language), file_label=t("report_file", language), reports=reports,
     ))

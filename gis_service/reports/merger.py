@@ -76,7 +76,7 @@ def build(data: ReportData, *, language: str, built_at: datetime) -> str:
     add_tools(fmap, language)
     side = SidePanel(summary(merger, language), legend(language), merger_table(merger, language))
     # Former village names are what this map is about: shown from town scale on.
-    info = PageInfo(NAME, t("merger_title", language), language, built_at, data.version, detail_zoom=12)
+    info = PageInfo(NAME, t("merger_title", language), language, built_at, data.version, town=data.town, detail_zoom=12)
     return render_page(fmap, info, side)
 
 

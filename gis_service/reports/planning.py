@@ -98,7 +98,8 @@ def build(data: ReportData, *, language: str, built_at: datetime) -> str:
     _add_assets(fmap, view.assets, language)
     add_tools(fmap, language)
     side = SidePanel(summary(view, data["villages"], language), legend(language), conflict_table(view, language))
-    info = PageInfo(NAME, t("planning_title", language), language, built_at, data.version, detail_zoom=14)
+    info = PageInfo(NAME, t("planning_title", language), language, built_at, data.version, town=data.town,
+                    detail_zoom=14)
     return render_page(fmap, info, side)
 
 

@@ -95,7 +95,8 @@ def build(data: ReportData, *, language: str, built_at: datetime) -> str:
     add_tools(fmap, language)
     side = SidePanel(summary(idle, data["villages"], language), legend(idle, language),
                      overdue_table(idle, as_of, language) + recommendation_table(idle, language))
-    info = PageInfo(NAME, t("revitalisation_title", language), language, built_at, data.version, detail_zoom=13)
+    info = PageInfo(NAME, t("revitalisation_title", language), language, built_at, data.version, town=data.town,
+                    detail_zoom=13)
     return render_page(fmap, info, side)
 
 

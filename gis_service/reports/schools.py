@@ -109,7 +109,8 @@ def build(data: ReportData, *, language: str, built_at: datetime) -> str:
     _add_schools(fmap, stored["schools"], language)
     add_tools(fmap, language)
     side = SidePanel(summary(view, language), legend(language), school_table(view, language))
-    info = PageInfo(NAME, t("schools_title", language), language, built_at, data.version, detail_zoom=13)
+    info = PageInfo(NAME, t("schools_title", language), language, built_at, data.version, town=data.town,
+                    detail_zoom=13)
     return render_page(fmap, info, side)
 
 

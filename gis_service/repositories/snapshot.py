@@ -18,8 +18,9 @@ from gis_service.repositories.features import first_free_id
 
 BATCH = 10_000
 # Kept by triggers, not by backups: a restored database gets fresh versions, so no server cache can
-# mistake it for the one it replaced.
-NOT_BACKED_UP = frozenset({"layer_versions"})
+# mistake it for the one it replaced. A backup is of one town; the town list belongs to the database it goes into
+# (restore adds the backup's town there).
+NOT_BACKED_UP = frozenset({"layer_versions", "towns"})
 
 
 def snapshot_tables() -> list[Table]:

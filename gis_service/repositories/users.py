@@ -17,8 +17,10 @@ class UserRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, name: str, role: str, villages: Sequence[str], key_hash: str, key_prefix: str) -> int:
+    def add(self, name: str, role: str, villages: Sequence[str], towns: Sequence[str], key_hash: str,
+            key_prefix: str) -> int:
         statement = insert(USERS).values(name=name, role=role, villages=",".join(villages) or None,
+                                         towns=",".join(towns),
                                          key_hash=key_hash, key_prefix=key_prefix, created_at=datetime.now(UTC))
         return int(self.conn.execute(statement).inserted_primary_key[0])  # type: ignore[index]
 

@@ -12,12 +12,15 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, Table
 
-from gis_service.db.engine import write_transaction
+from gis_service.db.engine import engine_town, town_of, write_transaction
 from gis_service.db.migrate import upgrade
 from gis_service.errors import ConflictError, InvalidInputError
 from gis_service.fileio.backup_file import BackupReader, BackupWriter, column_kind
 from gis_service.repositories import snapshot
+from gis_service.repositories.towns import TownRepository
 from gis_service.services.ledger_documents import DocumentStore
+from gis_service.services.towns import TownService
+from gis_service.towns import GLOBAL_TABLES, working_on
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class BackupReport:
     rows: dict[str, int]  # per table
     files: int = 0  # uploaded documents kept or brought back
     missing: tuple[str, ...] = ()  # SHA-256 of documents the ledger names but whose file is not there
+    town: str = ""  # the town the backup is of (a backup holds one town, and the database's API users)
+    users_kept: bool = False  # restore: the database had API users already, so the backup's were not loaded
 
 
 class BackupService:
@@ -37,13 +42,16 @@ class BackupService:
         self.uploads = uploads
 
     def backup(self, path: Path) -> BackupReport:
-        """Copy every table (and the uploaded files the ``documents`` table names) into a new backup file at
-        ``path``, all read in one transaction."""
+        """Copy every table of the current town, the API users, and the uploaded files the ``documents`` table
+        names into a new backup file at ``path``, all read in one transaction."""
         writer = BackupWriter(path)
         rows: dict[str, int] = {}
         try:
             with _snapshot(self.engine) as conn:
                 revision = snapshot.schema_revision(conn)
+                town = town_of(conn)
+                served = TownRepository(conn).get(town)
+                name = served.name if served is not None else engine_town(self.engine)[1]
                 for table in snapshot.snapshot_tables():
                     writer.add_table(table, [column_kind(c, snapshot.is_geometry(c)) for c in table.columns])
                     rows[table.name] = 0
@@ -52,13 +60,14 @@ class BackupService:
                         rows[table.name] += len(batch)
                 files, missing = self._keep_files(conn, writer)
             writer.close({"revision": revision, "backend": self.engine.dialect.name, "files": str(files),
+                          "town_code": town, "town_name": name,
                           "missing_files": ",".join(missing),
                           "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                           **{f"rows.{name}": str(n) for name, n in rows.items()}})
         except BaseException:
             writer.abort()
             raise
-        return BackupReport(path, revision, rows, files, missing)
+        return BackupReport(path, revision, rows, files, missing, town)
 
     def _keep_files(self, conn: Connection, writer: BackupWriter) -> tuple[int, tuple[str, ...]]:
         """Copy every uploaded file the ledger names; a lost file is listed (and the backup goes on: one lost
@@ -80,23 +89,42 @@ class BackupService:
         reader = BackupReader(path)
         try:
             upgrade(self.engine)
-            with write_transaction(self.engine) as conn:
+            town = self._serve_town_of(reader)
+            with working_on(town), write_transaction(self.engine) as conn:
                 revision = snapshot.schema_revision(conn)
                 if reader.meta.get("revision") != revision:
                     raise InvalidInputError(f"{path} was taken at schema {reader.meta.get('revision')}; this "
                                             f"database is at {revision}: restore with the matching version")
                 tables = snapshot.snapshot_tables()
-                occupied = [t.name for t in tables if snapshot.count(conn, t)]
+                occupied = [t.name for t in tables if t.name not in GLOBAL_TABLES and snapshot.count(conn, t)]
                 if occupied:
-                    raise ConflictError(f"restore needs an empty database; {', '.join(occupied)} hold data")
-                rows = {t.name: _load(conn, reader, t) for t in tables}
-                for table in tables:
+                    raise ConflictError(f"restore needs an empty database (of town {town}); "
+                                        f"{', '.join(occupied)} hold data")
+                # API keys belong to the database: in one that serves other towns already, its keys stay and
+                # the backup's are not loaded (a key of the restored town is added with gis-service users add).
+                users_kept = any(snapshot.count(conn, t) for t in tables if t.name in GLOBAL_TABLES)
+                load = [t for t in tables if not (users_kept and t.name in GLOBAL_TABLES)]
+                rows = {t.name: _load(conn, reader, t) for t in load}
+                for table in load:
                     snapshot.restart_ids(conn, table)
                 files = self._bring_back_files(reader)
                 missing = self._missing_files(conn)
         finally:
             reader.close()
-        return BackupReport(path, revision, rows, files, missing)
+        return BackupReport(path, revision, rows, files, missing, town, users_kept)
+
+    def _serve_town_of(self, reader: BackupReader) -> str:
+        """The backup's town, added to this database if it is PostGIS and does not serve it yet."""
+        default, _ = engine_town(self.engine)
+        town = reader.meta.get("town_code") or default  # backups from before towns: the configured town
+        towns = TownService(self.engine)
+        if town in towns.codes():
+            return town
+        if self.engine.dialect.name != "postgresql":
+            raise ConflictError(f"the backup is of town {town}; this SpatiaLite file holds town {default}: "
+                                f"restore into a new file with GIS_TOWN_CODE={town}, or into PostGIS")
+        towns.add(town, reader.meta.get("town_name") or town)
+        return town
 
     def _missing_files(self, conn: Connection) -> tuple[str, ...]:
         """Documents the restored ledger names whose file is not in the upload folder (e.g. a backup taken

@@ -19,7 +19,7 @@ from gis_service.layers.codelists import code_lookup
 from gis_service.layers.registry import LayerSpec
 from gis_service.layers.validation import convert_value
 from gis_service.repositories.features import FeatureQuery, FeatureRepository
-from gis_service.repositories.versions import layer_versions
+from gis_service.repositories.versions import every_town_layer_versions
 
 
 @dataclass
@@ -58,10 +58,10 @@ class FeatureService:
             matched = repo.count(query) if (query.offset or len(rows) >= query.limit) else query.offset + len(rows)
         return FeaturePage(features_from_rows(layer, rows), matched, query)
 
-    def versions(self) -> dict[str, int]:
-        """Every layer's data version."""
+    def versions(self) -> dict[tuple[str, str], int]:
+        """Every layer's data version in every town, by ``(town, layer)``."""
         with self.engine.connect() as conn:
-            return layer_versions(conn)
+            return every_town_layer_versions(conn)
 
     def get(self, layer: LayerSpec, feature_id: int) -> Features:
         """One feature, or :class:`NotFoundError`."""

@@ -7,10 +7,10 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import IntegrityError
 
 from gis_service.db import analysis_records
-from gis_service.db.base import Base
 from gis_service.db.migrate import downgrade, upgrade
 from gis_service.repositories.scenarios import ScenarioRepository
 from gis_service.repositories.snapshot import snapshot_tables
+from tests.support import declared_columns
 
 TABLES = ("scenarios", "scenario_changes", "analysis_runs")
 
@@ -19,8 +19,7 @@ def test_tables_match_the_models(engine: Engine) -> None:
     inspector = inspect(engine)
     for name in TABLES:
         stored = {c["name"]: c["nullable"] for c in inspector.get_columns(name)}
-        declared = {c.name: c.nullable for c in Base.metadata.tables[name].columns}
-        assert stored == declared, name
+        assert stored == declared_columns(name), name
     assert analysis_records.ScenarioChange.__tablename__ in {t.name for t in snapshot_tables()}  # backed up
 
 

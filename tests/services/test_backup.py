@@ -122,3 +122,42 @@ def test_uploaded_documents_travel_with_the_backup(source: str, target: str, req
     assert partial.missing == (hashes[0],) and partial.files == len(hashes) - 1
     origin.dispose()
     copy.dispose()
+
+
+def test_a_towns_backup_goes_back_into_a_database_of_many_towns(request: pytest.FixtureRequest,
+                                                                tmp_path: Path) -> None:
+    """On PostGIS a backup is of one town; restored, the town is added where it is missing, beside the others."""
+    from gis_service.services.towns import TownService
+    from gis_service.towns import working_on
+
+    huima = "510923101"
+    engine = make_engine("postgis", request, tmp_path)
+    TownService(engine).add(huima, "回马镇")
+    with working_on(huima):
+        _edited_town(engine)
+        report = BackupService(engine).backup(tmp_path / "huima.backup")
+        before = _contents(engine)
+    assert report.town == huima and report.rows["assets"] == DEMO_ASSETS - 1
+    engine.dispose()
+
+    engine = make_engine("postgis", request, tmp_path)  # emptied: Penglai only, no users
+    load_demo(engine, DEMO_DIR)
+    UserService(engine).add("penglai_admin", "admin")
+    restored = BackupService(engine).restore(tmp_path / "huima.backup")
+    assert restored.town == huima and restored.users_kept
+    assert [t.code for t in TownService(engine).list()] == ["510923100", huima]
+    with working_on(huima):
+        after = _contents(engine)
+    assert {k: v for k, v in after.items() if k != "api_users"} == {k: v for k, v in before.items() if k != "api_users"}
+    assert [u.name for u in UserService(engine).list()] == ["penglai_admin"]  # the database's keys stay
+    with engine.connect() as conn:  # Penglai untouched
+        assert conn.execute(text("SELECT count(*) FROM assets")).scalar_one() == DEMO_ASSETS
+    with pytest.raises(ConflictError, match="empty database"):
+        BackupService(engine).restore(tmp_path / "huima.backup")
+    engine.dispose()
+
+    # A SpatiaLite file is of one town: another town's backup is refused, with the way to do it.
+    sqlite = make_engine("spatialite", request, tmp_path)
+    with pytest.raises(ConflictError, match="GIS_TOWN_CODE=510923101"):
+        BackupService(sqlite).restore(tmp_path / "huima.backup")
+    sqlite.dispose()

@@ -39,6 +39,7 @@ from gis_service.api.params import (
     parse_crs_parameter,
     parse_items,
 )
+from gis_service.api.towns import request_town
 from gis_service.api.versions import LayerVersions
 from gis_service.crs import API_CRS, CRS84_URI, epsg_code, ogc_uri, storage_crs
 from gis_service.fileio.writers import office_table, reproject, with_field_types
@@ -215,7 +216,7 @@ async def items(
     cache: ResponseCache = request.app.state.cache
     # The version is read before the features: an entry can only hold data at least as new as its key.
     versions: LayerVersions = request.app.state.versions
-    key = ("items", layer.name, await versions.version(layer.name), fmt, str(request.url))
+    key = ("items", request_town(request), layer.name, await versions.version(layer.name), fmt, str(request.url))
     entry = cache.get(key)
     if entry is None:
         entry = await run_in_threadpool(_items_entry, request, layer, service, parsed, settings.language)
@@ -294,7 +295,7 @@ async def tile(
 ) -> Response:
     cache: ResponseCache = request.app.state.cache
     versions: LayerVersions = request.app.state.versions
-    key = ("tile", layer.name, await versions.version(layer.name), z, x, y)
+    key = ("tile", request_town(request), layer.name, await versions.version(layer.name), z, x, y)
     entry = cache.get(key)
     if entry is None:
         data = await run_in_threadpool(request.app.state.tiles.tile, layer, z, x, y)
