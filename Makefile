@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://$(shell id -un)@/gis_service_test?host=/var/run/postgresql
 
-.PHONY: setup setup-postgis setup-bench demo test bench bench-api bench-province bench-load lint clean
+.PHONY: setup setup-postgis setup-bench demo test bench bench-api bench-province bench-load bench-towns lint clean
 
 setup:
 	@bash scripts/setup.sh
@@ -27,6 +27,7 @@ bench: setup-postgis setup-bench
 	$(BIN)/python scripts/bench_placement.py --out docs/benchmarks.md
 	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench_ledger.py --out docs/benchmarks.md
 	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench_conformance.py --out docs/benchmarks.md
+	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench_towns.py --out docs/benchmarks.md
 	$(BIN)/python scripts/bench_api.py --out docs/benchmarks.md
 	$(BIN)/python scripts/bench_province.py --out docs/benchmarks.md --check 100000000
 	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench_load.py --out docs/benchmarks.md
@@ -41,6 +42,10 @@ bench-province: setup
 # 200 clients for 60 s on `gis-service serve --workers 2` over PostGIS (wrk comes with setup-bench).
 bench-load: setup-postgis setup-bench
 	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench_load.py --out docs/benchmarks.md
+
+# 300 towns in one PostGIS database against one town and the flat schema (about 2 min).
+bench-towns: setup-postgis
+	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench_towns.py --out docs/benchmarks.md
 
 lint: setup
 	$(BIN)/ruff check gis_service tests scripts

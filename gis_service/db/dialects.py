@@ -159,7 +159,9 @@ class PostGISDialect(SpatialDialect):
     def lock_for_edit(self, conn: Connection, layer: str) -> None:
         # Without it two concurrent creates with one code both pass the duplicate check and the loser gets a
         # unique violation instead of a clear 422. SQLite needs nothing: BEGIN IMMEDIATE serialises writers.
-        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"gis_service.{layer}"))))
+        # Per town and layer: towns never wait for each other's edits.
+        town = func.current_setting("gis.town", True)
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(func.concat("gis_service.", town, ".", layer)))))
 
     def extent(self, column: Any) -> list[ColumnElement[Any]]:
         box = func.ST_Extent(column)

@@ -38,13 +38,12 @@ ADMIN_OPTION = "gis_admin"
 
 # At BEGIN on PostgreSQL: the town whose rows this transaction may see and write, and the role that makes
 # row-level security apply even when the service connects as a superuser or the tables' owner. Both are
-# transaction-local (``true``), so a pooled connection carries nothing over. Before migration 0005 the role does
-# not exist yet, and a user who is not a member of it stays themselves (as the tables' owner, FORCE ROW LEVEL
-# SECURITY still confines them).
+# transaction-local (``true``), so a pooled connection carries nothing over. A database from before migration 0005
+# (no ``towns`` table) has no row security to apply. Otherwise the role is required: a user who may not take it
+# gets an error, never a transaction that silently sees every town.
 _CHOOSE_TOWN = (
     "SELECT set_config('gis.town', %s, true), set_config('role', CASE "
-    f"WHEN NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{TOWN_ROLE}') THEN 'none' "
-    f"WHEN pg_has_role(session_user, '{TOWN_ROLE}', 'MEMBER') THEN '{TOWN_ROLE}' ELSE 'none' END, true)"
+    f"WHEN to_regclass('public.towns') IS NULL THEN 'none' ELSE '{TOWN_ROLE}' END, true)"
 )
 
 

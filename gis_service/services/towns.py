@@ -7,6 +7,7 @@ all. A SpatiaLite file holds exactly one town.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,7 +36,7 @@ class TownService:
         self.engine = engine
         self.is_postgis = engine.dialect.name == "postgresql"
 
-    def list(self) -> list[TownInfo]:
+    def list(self) -> builtins.list[TownInfo]:
         default = engine_town(self.engine)[0]
         with admin_transaction(self.engine) as conn:
             return [TownInfo(row.town_code, row.name, row.county_code, row.created_at, row.town_code == default)
@@ -45,7 +46,7 @@ class TownService:
         with self.engine.connect() as conn:
             return frozenset(TownRepository(conn).codes())
 
-    def add(self, code: str, name: str) -> list[str]:
+    def add(self, code: str, name: str) -> builtins.list[str]:
         """Serve town ``code`` (9-digit NBS code) named ``name``; returns the tables it got a partition of."""
         check_town_code(code)
         name = name.strip()

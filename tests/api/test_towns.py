@@ -186,3 +186,14 @@ def test_a_spatialite_service_serves_its_one_town_under_the_prefix_too(request: 
         assert http.get(f"/towns/{PENGLAI}/collections/assets/items").status_code == 200
         assert http.get(f"/towns/{HUIMA}/collections/assets/items").status_code == 404
     engine.dispose()
+
+
+def test_map_reports_of_another_town_carry_its_name_and_data(http: httpx.Client) -> None:
+    own = http.get("/maps/assets.html")
+    assert own.status_code == 200 and "<title>蓬莱镇" in own.text
+    other = http.get(f"/towns/{HUIMA}/maps/assets.html")
+    assert other.status_code == 200, other.text[:500]
+    assert "<title>回马镇" in other.text and "蓬莱镇" not in other.text.split("</title>")[0]
+    assert other.content != own.content
+    index = http.get(f"/towns/{HUIMA}/maps/")
+    assert index.status_code == 200 and "回马镇" in index.text
