@@ -36,7 +36,7 @@ class Principal:
     name: str
     role: Role | None  # None: anonymous
     villages: tuple[str, ...] = ()
-    towns: tuple[str, ...] = (ALL_TOWNS,)
+    towns: tuple[str, ...] = ()  # a key names its towns; the command line, run by whoever has the database, has "*"
 
     def serves(self, town: str) -> bool:
         """Whether this caller's key is for ``town``. Anonymous callers read any town the settings let them."""

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gis_service.access import Principal, Role
+from gis_service.access import ALL_TOWNS, Principal, Role
 from gis_service.runs_cli import (
     JsonOption,
     actor,
@@ -38,13 +38,18 @@ CrsOption = Annotated[str, typer.Option("--crs", help="CRS of --x/--y, e.g. EPSG
 
 def _principal(user: str | None) -> Principal:
     if user is None:
-        return Principal(actor(), Role.ADMIN)
+        return Principal(actor(), Role.ADMIN, towns=(ALL_TOWNS,))
     from gis_service.errors import NotFoundError
     from gis_service.services.users import UserService
+    from gis_service.settings import get_settings
+    from gis_service.towns import current_town
 
+    town = current_town(get_settings().town_code) or get_settings().town_code
     for info in UserService(engine()).list():
         if info.name == user and info.revoked_at is None:
-            return Principal(info.name, info.role, info.villages)
+            principal = Principal(info.name, info.role, info.villages, info.towns)
+            if principal.serves(town):
+                return principal
     raise NotFoundError(say(f"没有有效的 API 用户「{user}」(见 gis-service users list)",
                             f"no active API user '{user}' (gis-service users list)"))
 

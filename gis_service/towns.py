@@ -21,9 +21,10 @@ from gis_service.errors import InvalidInputError
 
 TOWN_CODE = re.compile(r"^[0-9]{9}$")
 
-# The role every town-scoped transaction runs as on PostgreSQL: it may read and write the town tables but is
+# The role every town-scoped transaction runs as on PostgreSQL, as an SQL expression: one per database
+# (``gis_town_<database>``), since roles belong to the whole cluster. It may read and write the town tables but is
 # subject to their row-level security (a superuser or the tables' owner would bypass or could disable it).
-TOWN_ROLE = "gis_town_user"
+TOWN_ROLE_SQL = "left('gis_town_' || current_database(), 63)"
 
 # Tables that belong to the whole database, not to one town: API keys list their towns; the town list itself.
 GLOBAL_TABLES = frozenset({"api_users", "towns", "alembic_version", "spatial_ref_sys"})

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gis_service.cli_support import open_engine, say
+from gis_service.cli_support import open_admin_engine, say
 from gis_service.settings import get_settings
 from gis_service.towns import check_town_code, set_town
 
@@ -44,7 +44,7 @@ def towns_list() -> None:
     table = Table(title=say("本库服务的镇", "Towns served"))
     for zh, en in (("镇代码", "code"), ("镇名", "name"), ("县代码", "county"), ("加入时间", "since"), ("", "")):
         table.add_column(say(zh, en))
-    for town in TownService(open_engine(get_settings())).list():
+    for town in TownService(open_admin_engine(get_settings())).list():
         table.add_row(town.code, town.name, town.county_code, f"{town.created_at:%Y-%m-%d %H:%M}",
                       say("本服务默认", "default") if town.default else "")
     out.print(table)
@@ -58,7 +58,7 @@ def towns_add(
     """Serve another town from this (PostGIS) database: its row and its partition of every table, at once."""
     from gis_service.services.towns import TownService
 
-    tables = TownService(open_engine(get_settings())).add(code, name)
+    tables = TownService(open_admin_engine(get_settings())).add(code, name)
     out.print(say(f"已加入{name}({code}),建立了 {len(tables)} 张表的分区",
                   f"added {name} ({code}): partitions of {len(tables)} tables"))
 
@@ -76,5 +76,5 @@ def towns_drop(
         raise InvalidInputError(say(f"删除镇 {code} 会删除它的全部数据;确认请加 --yes(先做备份)",
                                     f"removing town {code} deletes all of its data; add --yes to confirm "
                                     "(make a backup first)"))
-    TownService(open_engine(get_settings())).drop(code)
+    TownService(open_admin_engine(get_settings())).drop(code)
     out.print(say(f"已删除镇 {code}", f"removed town {code}"))

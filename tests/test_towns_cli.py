@@ -46,6 +46,8 @@ def test_a_county_adds_a_town_and_works_on_it(request: pytest.FixtureRequest, tm
     assert refused.returncode == 1 and "510923199" in refused.stderr
     bad = run(url, "--town", "5109", "towns", "list")
     assert bad.returncode != 0
+    unserved = run(url, "--town", "510923199", "layers", "list")  # never an empty answer for a town not here
+    assert unserved.returncode == 1 and "serves no town 510923199" in unserved.stderr
     # Removing a town needs --yes; the own town cannot go.
     assert run(url, "towns", "drop", "510923101").returncode == 1
     assert run(url, "towns", "drop", "510923100", "--yes").returncode == 1
@@ -54,3 +56,11 @@ def test_a_county_adds_a_town_and_works_on_it(request: pytest.FixtureRequest, tm
     with admin_transaction(engine) as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM villages").scalar() == 0
     engine.dispose()
+
+
+def test_a_spatialite_file_refuses_another_town(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'penglai.sqlite'}"
+    assert run(url, "layers", "list").returncode == 0
+    other = run(url, "--town", "510923101", "backup", "--out", str(tmp_path / "x.backup"))
+    assert other.returncode == 1 and "serves no town 510923101" in other.stderr
+    assert not (tmp_path / "x.backup").exists()

@@ -56,7 +56,7 @@ import pandas as pd
 from gis_service.analysis.coverage import straight_line_nearest
 from gis_service.analysis.network import FloatArray, IntArray, check_projected, point_coordinates
 
-__all__ = ["BatchReport", "BatchSettlements", "FacilityIndex", "TownCoverage", "TownPartition", "assemble",
+__all__ = ["BatchReport", "BatchSettlements", "FacilityIndex", "TownCoverage", "TownPartition", "aligned", "assemble",
            "search_radius",
            "SummaryRow", "batch_coverage", "cover_town", "cover_towns", "county_code", "partition_by_town",
            "summarise_towns", "summary_frame"]
@@ -67,6 +67,17 @@ EDGE_MARGIN_M = 1.0
 SummaryRow = tuple[int, int, int, float, float, int]
 TOWN_COLUMNS = ["town_code", "settlements", "uncovered_settlements", "demand", "covered_demand",
                 "facilities_searched"]
+
+
+def aligned(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    """``array`` itself if aligned and C-contiguous, else an aligned C-contiguous copy of it.
+
+    NumPy copies an unaligned array before a binary search (``np.searchsorted``) and buffers it in
+    element-wise operations, which for an array searched many times costs far more than one copy.
+    """
+    if array.flags.aligned and array.flags.c_contiguous:
+        return array
+    return np.require(array, requirements=("A", "C"))
 
 
 def county_code(town_code: npt.ArrayLike) -> IntArray:
@@ -150,6 +161,17 @@ class FacilityIndex:
     x: FloatArray
     y: FloatArray
     order: IntArray
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "order"):
+            object.__setattr__(self, name, aligned(getattr(self, name)))
+
+    def __reduce__(self) -> tuple[type[FacilityIndex], tuple[FloatArray, FloatArray, IntArray]]:
+        # Unpickled through __init__, so __post_init__ realigns arrays that arrive on odd addresses: Dask reads
+        # the first array of a message into the same buffer as the message's header, at any byte offset, and a
+        # binary search on an unaligned array copies the whole array first (1M facilities: 0.35 ms a search
+        # instead of 2 µs, two searches a town).
+        return (FacilityIndex, (self.x, self.y, self.order))
 
     def __len__(self) -> int:
         return len(self.x)

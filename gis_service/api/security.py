@@ -65,21 +65,25 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def get_principal(request: Request) -> Principal:
-    """The caller: the user of a valid key, or anonymous when no key was sent (401 for a bad key)."""
+async def key_holder(request: Request) -> Principal:
+    """The user of a valid key, or anonymous when no key was sent (401 for a bad key), whatever the town."""
     key = presented_key(request)
     if key is None:
         return ANONYMOUS
     users: UserService = request.app.state.users
     try:
-        principal = await run_in_threadpool(users.authenticate, key)
+        return await run_in_threadpool(users.authenticate, key)
     except AuthenticationRequiredError:
         attempts: FailedAttempts = request.app.state.failed_attempts
         attempts.fail(client_address(request))
         raise
+
+
+async def get_principal(request: Request, principal: Annotated[Principal, Depends(key_holder)]) -> Principal:
+    """The caller of a request to a town: a key for another town gets 404."""
     town = request_town(request)
     if not principal.serves(town):
-        # The same answer as for a town that does not exist: a key of one town learns nothing about others.
+        # The same answer as for a town that does not exist: a key of one town learns nothing of others' data.
         raise NotFoundError(f"no town '{town}' here (没有这个镇); GET /towns lists the towns")
     return principal
 
@@ -94,7 +98,7 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-async def require_read(request: Request, principal: PrincipalDep) -> Principal:
+def _check_read(request: Request, principal: Principal) -> Principal:
     """Reads are open, open to this machine only, or need any valid key, as ``read_access`` says."""
     settings: Settings = request.app.state.settings
     if not principal.is_anonymous or settings.read_access == "open":
@@ -103,6 +107,17 @@ async def require_read(request: Request, principal: PrincipalDep) -> Principal:
         return principal
     raise AuthenticationRequiredError("reading needs an API key here (header 'Authorization: Bearer <key>' "
                                       "or 'X-API-Key: <key>')")
+
+
+async def require_read(request: Request, principal: PrincipalDep) -> Principal:
+    """A reader of the request's town."""
+    return _check_read(request, principal)
+
+
+async def require_read_any_town(request: Request,
+                                principal: Annotated[Principal, Depends(key_holder)]) -> Principal:
+    """A reader of what belongs to no one town (the list of towns, filtered by the caller's key)."""
+    return _check_read(request, principal)
 
 
 ReaderDep = Annotated[Principal, Depends(require_read)]

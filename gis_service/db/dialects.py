@@ -117,7 +117,8 @@ class PostGISDialect(SpatialDialect):
         # the rows are copied into a temporary table first and moved with one INSERT, which the town policy
         # checks and the version trigger sees once. Still about 10x faster than INSERTs.
         stage = f"gis_stage_{table.name}"
-        conn.exec_driver_sql(f'CREATE TEMP TABLE "{stage}" AS SELECT {names} FROM "{table.name}" WITH NO DATA')
+        conn.exec_driver_sql(f'CREATE TEMP TABLE "{stage}" ON COMMIT DROP AS SELECT {names} FROM "{table.name}" '
+                             "WITH NO DATA")
         raw = conn.connection.driver_connection
         assert raw is not None
         with raw.cursor() as cur, cur.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
@@ -133,13 +134,17 @@ class PostGISDialect(SpatialDialect):
         return func.ST_Intersects(column, func.ST_MakeEnvelope(*bbox, srid))
 
     def create_version_trigger(self, conn: Connection, table: str) -> None:
-        # One statement-level trigger function for every layer: a 100k-row COPY changes the version once.
-        conn.exec_driver_sql(
-            "CREATE OR REPLACE FUNCTION gis_bump_layer_version() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN INSERT INTO layer_versions (layer, version) "
-            "VALUES (TG_TABLE_NAME, (random() * 9.2e18)::bigint) "
-            "ON CONFLICT (layer) DO UPDATE SET version = EXCLUDED.version; RETURN NULL; END $$"
-        )
+        # One statement-level trigger function for every layer: a 100k-row COPY changes the version once. It is
+        # created here the first time only (migration 0002); migration 0005 replaced it with the per-town one,
+        # which a later table's trigger must not overwrite.
+        exists = conn.exec_driver_sql("SELECT to_regproc('gis_bump_layer_version') IS NOT NULL").scalar()
+        if not exists:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION gis_bump_layer_version() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                "BEGIN INSERT INTO layer_versions (layer, version) "
+                "VALUES (TG_TABLE_NAME, (random() * 9.2e18)::bigint) "
+                "ON CONFLICT (layer) DO UPDATE SET version = EXCLUDED.version; RETURN NULL; END $$"
+            )
         conn.exec_driver_sql(
             f'CREATE TRIGGER gis_layer_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{table}" '
             "FOR EACH STATEMENT EXECUTE FUNCTION gis_bump_layer_version()"

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from gis_service.errors import DatabaseUnavailableError
 from gis_service.settings import Settings
-from gis_service.towns import TOWN_ROLE, current_town
+from gis_service.towns import TOWN_ROLE_SQL, current_town
 
 # SRIDs every database must know besides WGS84: CGCS2000 geographic and the two 3-degree GK forms at 105°E.
 REQUIRED_SRIDS = (4490, 4544, 4523)
@@ -43,13 +43,20 @@ ADMIN_OPTION = "gis_admin"
 # gets an error, never a transaction that silently sees every town.
 _CHOOSE_TOWN = (
     "SELECT set_config('gis.town', %s, true), set_config('role', CASE "
-    f"WHEN to_regclass('public.towns') IS NULL THEN 'none' ELSE '{TOWN_ROLE}' END, true)"
+    f"WHEN to_regclass('towns') IS NULL THEN 'none' ELSE {TOWN_ROLE_SQL} END, true)"
 )
+# Administration sees the chosen town's rows when it runs as the tables' owner (row security is forced on the
+# owner too); a superuser sees every town.
+_ADMIN_TOWN = "SELECT set_config('gis.town', %s, true)"
 
 
 @contextmanager
 def admin_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction for schema changes and town administration: every town's rows, as the connecting user."""
+    """A transaction for schema changes and administration (towns, API keys), as the connecting user: no town role.
+
+    The chosen town is still set, so a service connected as the tables' owner sees that town's rows (row security
+    applies to the owner too); a superuser connection sees every town.
+    """
     with engine.connect() as conn:
         conn.execution_options(**{ADMIN_OPTION: True, WRITE_OPTION: True})
         with conn.begin():
@@ -83,8 +90,8 @@ def create_db_engine(settings: Settings, **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _choose_town(conn: Connection) -> None:
         options = conn.get_execution_options()
-        if not options.get(ADMIN_OPTION):
-            conn.exec_driver_sql(_CHOOSE_TOWN, (current_town(options.get(TOWN_OPTION)),))
+        town = current_town(options.get(TOWN_OPTION))
+        conn.exec_driver_sql(_ADMIN_TOWN if options.get(ADMIN_OPTION) else _CHOOSE_TOWN, (town,))
 
     return engine
 
@@ -170,3 +177,15 @@ def _spatialite_engine(settings: Settings, **kwargs: Any) -> Engine:
 def town_of(conn: Connection) -> str:
     """The town a transaction on ``conn`` works on: the chosen one (:mod:`gis_service.towns`) or the default."""
     return current_town(engine_town(conn)[0]) or engine_town(conn)[0]
+
+
+@contextmanager
+def as_town_role(conn: Connection) -> Iterator[None]:
+    """Within an admin transaction, run the block as a town transaction would (PostgreSQL: the town role, so row
+    security applies), then go back to the connecting user. Nothing to do on SQLite."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.exec_driver_sql(f"SELECT set_config('role', {TOWN_ROLE_SQL}, true)")
+    yield
+    conn.exec_driver_sql("SELECT set_config('role', 'none', true)")

@@ -7,7 +7,7 @@ lead with ``town_code``, so codes and ids are unique per town and everything of 
 
 Row-level security is what confines a transaction to its town: every town table has a policy that shows and
 accepts only rows of ``current_setting('gis.town')``, which the engine sets at ``BEGIN`` together with the role
-:data:`~gis_service.towns.TOWN_ROLE` (see :mod:`gis_service.db.engine`). A query that forgets its town therefore
+:data:`~gis_service.towns.TOWN_ROLE_SQL` (see :mod:`gis_service.db.engine`). A query that forgets its town therefore
 still sees one town, and the planner prunes to that town's partition when the query starts.
 
 SpatiaLite has neither partitions nor row-level security; a SpatiaLite file holds one town (a CHECK on every
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from gis_service.towns import TOWN_CODE, TOWN_ROLE
+from gis_service.towns import TOWN_CODE, TOWN_ROLE_SQL
 
 POLICY = "town_rows"
 TOWN_FILTER = "town_code = current_setting('gis.town', true)"
@@ -69,31 +69,69 @@ def partitions_of(conn: Connection, table: str) -> list[str]:
 def create_town_partitions(conn: Connection, town: str) -> list[str]:
     """A partition of every partitioned table for ``town`` (those it lacks); returns the tables given one.
 
-    The partitions take the parent's columns, defaults, keys, indexes (GiST included) and row triggers.
+    Each is made as a table of its own and then attached: ``ATTACH PARTITION`` takes only a SHARE UPDATE
+    EXCLUSIVE lock on the parent, so the other towns go on reading and writing meanwhile (``CREATE TABLE …
+    PARTITION OF`` would lock them out). The partition gets the parent's keys, indexes and row triggers on
+    attaching, and no rights of its own: the service reaches it only through the parent and its policy.
     """
+    _with_lock_timeout(conn)
     created = []
     for table in partitioned_tables(conn):
         if town in partitions_of(conn, table):
             continue
-        conn.exec_driver_sql(f'CREATE TABLE "{partition_name(table, town)}" PARTITION OF "{table}" '
-                             f"FOR VALUES IN ('{town}')")
+        part = partition_name(table, town)
+        conn.exec_driver_sql(f'CREATE TABLE "{part}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
+                             "INCLUDING STORAGE)")
+        conn.exec_driver_sql(f'ALTER TABLE "{part}" ADD CONSTRAINT "{part}_town" CHECK (town_code = \'{town}\')')
+        conn.exec_driver_sql(f'ALTER TABLE "{table}" ATTACH PARTITION "{part}" FOR VALUES IN (\'{town}\')')
         created.append(table)
+    # Every layer of the new town has a data version from the start, so that a write made with no town chosen
+    # (which changes every existing version) also reaches this town's cache.
+    conn.exec_driver_sql("INSERT INTO layer_versions (town_code, layer, version) "
+                         "SELECT %s, layer, 0 FROM layer_versions GROUP BY layer ON CONFLICT DO NOTHING", (town,))
     return created
 
 
 def drop_town_partitions(conn: Connection, town: str) -> None:
-    """Remove ``town`` and every row it has, partition by partition (instant, unlike a DELETE).
+    """Remove ``town`` and every row it has, partition by partition (fast, unlike a DELETE).
 
+    Detaching takes an ACCESS EXCLUSIVE lock on each parent for a moment; other towns wait that long, and a
+    lock that cannot be had within the lock timeout fails the whole removal rather than queue everyone behind it.
     Referencing tables go first; a referenced partition is detached before it is dropped, which is how
     PostgreSQL lets a partition go that a foreign key of the partitioned table points into.
     """
-    tables = partitioned_tables(conn)
-    referenced = {key.target for key in foreign_keys(conn, tables)}
-    for table in sorted(tables, key=lambda name: name in referenced):
+    _with_lock_timeout(conn)
+    for table in _referencing_first(conn, partitioned_tables(conn)):
         if town in partitions_of(conn, table):
             part = partition_name(table, town)
             conn.exec_driver_sql(f'ALTER TABLE "{table}" DETACH PARTITION "{part}"')
             conn.exec_driver_sql(f'DROP TABLE "{part}"')
+
+
+LOCK_TIMEOUT = "5s"
+
+
+def _with_lock_timeout(conn: Connection) -> None:
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+
+
+def _referencing_first(conn: Connection, tables: list[str]) -> list[str]:
+    """``tables`` ordered so that every table comes before the tables its foreign keys point to."""
+    targets: dict[str, set[str]] = {table: set() for table in tables}
+    for key in foreign_keys(conn, tables):
+        if key.table in targets and key.target != key.table:
+            targets[key.table].add(key.target)
+    ordered: list[str] = []
+    while targets:
+        # a table nobody left still points to can go next
+        ready = sorted(t for t in targets if not any(t in pointed for other, pointed in targets.items()
+                                                     if other != t))
+        if not ready:  # a cycle: take them in name order (PostgreSQL will say what blocks)
+            ready = sorted(targets)
+        for table in ready:
+            ordered.append(table)
+            del targets[table]
+    return ordered
 
 
 # --- migration 0005: one flat table becomes a partitioned one, and back ---------------------------------------
@@ -191,43 +229,60 @@ def unsecure(conn: Connection, table: str) -> None:
     conn.exec_driver_sql(f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY')
 
 
-def create_town_role(conn: Connection) -> None:
-    """The role town transactions run as, with the rights the service needs on this database's tables.
+def create_town_role(conn: Connection, town_tables: Iterable[str]) -> None:
+    """This database's town role (:data:`~gis_service.towns.TOWN_ROLE_SQL`), with exactly the rights the service
+    needs: read and write the town tables (through their partitioned parents only), read the key and town lists.
 
-    Roles belong to the whole PostgreSQL cluster, so several databases (or test runs) may create it at once;
-    the loser of that race finds it made.
+    One role per database: roles belong to the whole PostgreSQL cluster, and a role shared by several databases
+    would let a member of it in one database use its rights in another. Writing ``api_users`` and ``towns`` is
+    administration (``admin_transaction``), never a town's transaction.
     """
-    conn.exec_driver_sql(
-        "DO $$ BEGIN "
-        f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{TOWN_ROLE}') THEN "
-        f"CREATE ROLE {TOWN_ROLE} NOLOGIN NOBYPASSRLS; END IF; "
-        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$")
-    for statement in (
-        f"GRANT USAGE ON SCHEMA public TO {TOWN_ROLE}",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {TOWN_ROLE}",
-        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {TOWN_ROLE}",
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {TOWN_ROLE}",
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {TOWN_ROLE}",
-    ):
-        conn.exec_driver_sql(statement)
+    _plpgsql(conn,
+        f"DO $$ DECLARE r text := {TOWN_ROLE_SQL}; BEGIN "
+        "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN "
+        "EXECUTE format('CREATE ROLE %I NOLOGIN NOBYPASSRLS', r); END IF; "
+        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; "
+        "WHEN insufficient_privilege THEN RAISE EXCEPTION 'creating the role % needs CREATEROLE: as a superuser run "
+        "CREATE ROLE % NOLOGIN NOBYPASSRLS; GRANT % TO %; then run the upgrade again', r, quote_ident(r), "
+        "quote_ident(r), quote_ident(current_user); END $$")
+    grants = [("USAGE", "SCHEMA", "current_schema()")]
+    grants += [("SELECT, INSERT, UPDATE, DELETE", "TABLE", _literal(table)) for table in town_tables]
+    grants += [("SELECT", "TABLE", _literal(table)) for table in ("api_users", "towns", "alembic_version")]
+    for rights, kind, target in grants:
+        _plpgsql(conn, f"DO $$ BEGIN EXECUTE format('GRANT {rights} ON {kind} %I TO %I', {target}, "
+                             f"{TOWN_ROLE_SQL}); END $$")
+    for table in town_tables:
+        sequence = _id_sequence(conn, table)
+        if sequence:
+            _plpgsql(conn, f"DO $$ BEGIN EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE {sequence} "
+                                 f"TO %I', {TOWN_ROLE_SQL}); END $$")
     # A service that connects as an ordinary user (the tables' owner) must be allowed to switch to the role;
     # a superuser always is.
-    conn.exec_driver_sql(
-        "DO $$ BEGIN IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
-        f"AND NOT pg_has_role(current_user, '{TOWN_ROLE}', 'MEMBER') THEN "
-        f"EXECUTE 'GRANT {TOWN_ROLE} TO ' || quote_ident(current_user); END IF; END $$")
+    _plpgsql(conn,
+        f"DO $$ DECLARE r text := {TOWN_ROLE_SQL}; BEGIN "
+        "IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
+        "AND NOT pg_has_role(current_user, r, 'MEMBER') THEN "
+        "EXECUTE format('GRANT %I TO %I', r, current_user); END IF; END $$")
 
 
-def revoke_town_role(conn: Connection) -> None:
-    """Take this database's rights from the role (the role itself stays: other databases may use it)."""
-    for statement in (
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM {TOWN_ROLE}",
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM {TOWN_ROLE}",
-        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {TOWN_ROLE}",
-        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {TOWN_ROLE}",
-        f"REVOKE ALL ON SCHEMA public FROM {TOWN_ROLE}",
-    ):
-        conn.exec_driver_sql(statement)
+def drop_town_role(conn: Connection) -> None:
+    """Take the role's rights in this database and drop it (downgrade)."""
+    _plpgsql(conn,
+        f"DO $$ DECLARE r text := {TOWN_ROLE_SQL}; BEGIN "
+        "IF EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN "
+        "EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', current_schema(), r); "
+        "EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', current_schema(), r); "
+        "EXECUTE format('REVOKE ALL ON SCHEMA %I FROM %I', current_schema(), r); "
+        "EXECUTE format('DROP ROLE %I', r); END IF; END $$")
+
+
+def _plpgsql(conn: Connection, statement: str) -> None:
+    # psycopg reads every % as a placeholder, even without parameters; format()'s %I and RAISE's % are not.
+    conn.exec_driver_sql(statement.replace("%", "%%"))
+
+
+def _literal(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
 
 
 # --- helpers -------------------------------------------------------------------------------------------------

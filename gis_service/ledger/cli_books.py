@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from gis_service.access import Principal, Role
+from gis_service.access import ALL_TOWNS, Principal, Role
 from gis_service.errors import GisServiceError, InvalidInputError
 from gis_service.layers.codelists import label
 from gis_service.settings import Settings, get_settings
@@ -73,7 +73,7 @@ def _rejecting() -> Iterator[None]:
 
 
 def _admin(actor: str | None) -> Principal:
-    return Principal(actor or getpass.getuser(), Role.ADMIN)
+    return Principal(actor or getpass.getuser(), Role.ADMIN, towns=(ALL_TOWNS,))
 
 
 def _date(text: str | None, option: str) -> date | None:

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gis_service.access import Principal, Role
+from gis_service.access import ALL_TOWNS, Principal, Role
 from gis_service.errors import GisServiceError
 from gis_service.settings import Settings, get_settings
 
@@ -68,7 +68,7 @@ def _services(settings: Settings) -> tuple[Any, Any]:
 
 
 def _actor() -> Principal:
-    return Principal(getpass.getuser(), Role.ADMIN)
+    return Principal(getpass.getuser(), Role.ADMIN, towns=(ALL_TOWNS,))
 
 
 def _reporting(command: Callable[P, R]) -> Callable[P, R]:

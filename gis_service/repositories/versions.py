@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import cast
 
 from sqlalchemy import Connection, Table, select
@@ -18,7 +19,10 @@ def layer_versions(conn: Connection) -> dict[str, int]:
     return {str(row[0]): int(row[1]) for row in conn.execute(statement)}
 
 
-def every_town_layer_versions(conn: Connection) -> dict[tuple[str, str], int]:
-    """``(town, layer) -> version`` for every town: one query serves the response cache of all of them."""
+def every_town_layer_versions(conn: Connection, towns: Iterable[str] | None = None) -> dict[tuple[str, str], int]:
+    """``(town, layer) -> version`` for ``towns`` (default every town): one query serves the response cache of all
+    of them."""
     statement = select(VERSIONS.c.town_code, VERSIONS.c.layer, VERSIONS.c.version)
+    if towns is not None:
+        statement = statement.where(VERSIONS.c.town_code.in_(sorted(towns)))
     return {(str(row[0]), str(row[1])): int(row[2]) for row in conn.execute(statement)}

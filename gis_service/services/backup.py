@@ -4,17 +4,18 @@ either backend (SpatiaLite to PostGIS and back)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
 
-from gis_service.db.engine import engine_town, town_of, write_transaction
+from gis_service.db.engine import admin_transaction, as_town_role, engine_town, town_of
 from gis_service.db.migrate import upgrade
-from gis_service.errors import ConflictError, InvalidInputError
+from gis_service.errors import ConflictError, InvalidInputError, NotFoundError
 from gis_service.fileio.backup_file import BackupReader, BackupWriter, column_kind
 from gis_service.repositories import snapshot
 from gis_service.repositories.towns import TownRepository
@@ -51,11 +52,15 @@ class BackupService:
                 revision = snapshot.schema_revision(conn)
                 town = town_of(conn)
                 served = TownRepository(conn).get(town)
-                name = served.name if served is not None else engine_town(self.engine)[1]
+                if served is None:
+                    raise NotFoundError(f"this database serves no town {town}: nothing to back up")
+                name = str(served.name)
                 for table in snapshot.snapshot_tables():
                     writer.add_table(table, [column_kind(c, snapshot.is_geometry(c)) for c in table.columns])
                     rows[table.name] = 0
                     for batch in snapshot.read_rows(conn, table):
+                        if table.name == "api_users":  # the keys of this town only, never another's or "*"
+                            batch = _keys_of(town, table, batch)
                         writer.write_rows(table.name, batch)
                         rows[table.name] += len(batch)
                 files, missing = self._keep_files(conn, writer)
@@ -87,44 +92,64 @@ class BackupService:
     def restore(self, path: Path) -> BackupReport:
         """Load a backup into this database, which must be empty; all of it or (on any error) none."""
         reader = BackupReader(path)
+        added = False
         try:
             upgrade(self.engine)
-            town = self._serve_town_of(reader)
-            with working_on(town), write_transaction(self.engine) as conn:
+            town, added = self._serve_town_of(reader)
+            # One transaction, partly administration (the API keys belong to the database) and partly the town's.
+            with working_on(town), admin_transaction(self.engine) as conn:
                 revision = snapshot.schema_revision(conn)
                 if reader.meta.get("revision") != revision:
                     raise InvalidInputError(f"{path} was taken at schema {reader.meta.get('revision')}; this "
                                             f"database is at {revision}: restore with the matching version")
                 tables = snapshot.snapshot_tables()
-                occupied = [t.name for t in tables if t.name not in GLOBAL_TABLES and snapshot.count(conn, t)]
-                if occupied:
-                    raise ConflictError(f"restore needs an empty database (of town {town}); "
-                                        f"{', '.join(occupied)} hold data")
-                # API keys belong to the database: in one that serves other towns already, its keys stay and
-                # the backup's are not loaded (a key of the restored town is added with gis-service users add).
-                users_kept = any(snapshot.count(conn, t) for t in tables if t.name in GLOBAL_TABLES)
-                load = [t for t in tables if not (users_kept and t.name in GLOBAL_TABLES)]
-                rows = {t.name: _load(conn, reader, t) for t in load}
-                for table in load:
+                shared = [t for t in tables if t.name in GLOBAL_TABLES]
+                # In a database that has keys already (other towns), they stay and the backup's are not loaded
+                # (gis-service users add makes keys for the restored town).
+                users_kept = any(snapshot.count(conn, t) for t in shared)
+                rows = {}
+                with as_town_role(conn):
+                    town_tables = [t for t in tables if t.name not in GLOBAL_TABLES]
+                    occupied = [t.name for t in town_tables if snapshot.count(conn, t)]
+                    if occupied:
+                        raise ConflictError(f"restore needs an empty database (of town {town}); "
+                                            f"{', '.join(occupied)} hold data")
+                    for table in town_tables:
+                        rows[table.name] = _load(conn, reader, table)
+                        snapshot.restart_ids(conn, table)
+                    files = self._bring_back_files(reader)
+                    missing = self._missing_files(conn)
+                for table in [] if users_kept else shared:
+                    rows[table.name] = _load(conn, reader, table)
                     snapshot.restart_ids(conn, table)
-                files = self._bring_back_files(reader)
-                missing = self._missing_files(conn)
+                rows = {t.name: rows[t.name] for t in tables if t.name in rows}
+        except BaseException:
+            if added:  # a town added for a restore that failed goes again: nothing half-done stays
+                TownService(self.engine).drop(town)
+            raise
         finally:
             reader.close()
         return BackupReport(path, revision, rows, files, missing, town, users_kept)
 
-    def _serve_town_of(self, reader: BackupReader) -> str:
-        """The backup's town, added to this database if it is PostGIS and does not serve it yet."""
+    def _serve_town_of(self, reader: BackupReader) -> tuple[str, bool]:
+        """The backup's town, and whether it was added now (to a PostGIS database that did not serve it)."""
         default, _ = engine_town(self.engine)
         town = reader.meta.get("town_code") or default  # backups from before towns: the configured town
         towns = TownService(self.engine)
-        if town in towns.codes():
-            return town
+        served = towns.codes()
+        if town in served:
+            return town, False
         if self.engine.dialect.name != "postgresql":
-            raise ConflictError(f"the backup is of town {town}; this SpatiaLite file holds town {default}: "
-                                f"restore into a new file with GIS_TOWN_CODE={town}, or into PostGIS")
+            raise ConflictError(f"the backup is of town {town}; this SpatiaLite file holds town "
+                                f"{', '.join(sorted(served))}: restore into a new file with GIS_TOWN_CODE={town}, "
+                                "or into PostGIS")
+        with self.engine.connect() as conn:
+            revision = snapshot.schema_revision(conn)
+        if reader.meta.get("revision") != revision:  # checked before a town is added for it
+            raise InvalidInputError(f"the backup was taken at schema {reader.meta.get('revision')}; this "
+                                    f"database is at {revision}: restore with the matching version")
         towns.add(town, reader.meta.get("town_name") or town)
-        return town
+        return town, True
 
     def _missing_files(self, conn: Connection) -> tuple[str, ...]:
         """Documents the restored ledger names whose file is not in the upload folder (e.g. a backup taken
@@ -152,6 +177,12 @@ class BackupService:
                 partial.replace(target)
             count += 1
         return count
+
+
+def _keys_of(town: str, table: Table, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """The API keys among ``rows`` that work in ``town`` alone: a town's backup must not carry keys to others."""
+    at = [c.name for c in table.columns].index("towns")
+    return [row for row in rows if row[at] == town]
 
 
 @contextmanager

@@ -58,10 +58,10 @@ class FeatureService:
             matched = repo.count(query) if (query.offset or len(rows) >= query.limit) else query.offset + len(rows)
         return FeaturePage(features_from_rows(layer, rows), matched, query)
 
-    def versions(self) -> dict[tuple[str, str], int]:
-        """Every layer's data version in every town, by ``(town, layer)``."""
+    def versions(self, towns: frozenset[str]) -> dict[tuple[str, str], int]:
+        """Every layer's data version in ``towns``, by ``(town, layer)``."""
         with self.engine.connect() as conn:
-            return every_town_layer_versions(conn)
+            return every_town_layer_versions(conn, towns)
 
     def get(self, layer: LayerSpec, feature_id: int) -> Features:
         """One feature, or :class:`NotFoundError`."""

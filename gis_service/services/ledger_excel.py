@@ -19,7 +19,7 @@ import pyogrio
 import shapely
 from sqlalchemy import Engine
 
-from gis_service.access import Principal, Role, require_edit
+from gis_service.access import ALL_TOWNS, Principal, Role, require_edit
 from gis_service.crs import analysis_crs, parse_crs, storage_crs, transform_geometries
 from gis_service.db.engine import write_transaction
 from gis_service.errors import CellProblem, ImportRejectedError, InvalidInputError, PermissionDeniedError, RowProblem
@@ -171,7 +171,7 @@ def _actor(principal: Principal) -> str:
     return principal.name
 
 
-CLI_PRINCIPAL = Principal("cli", Role.ADMIN)
+CLI_PRINCIPAL = Principal("cli", Role.ADMIN, towns=(ALL_TOWNS,))
 
 
 # ---------------------------------------------------------------------- import

@@ -38,7 +38,7 @@ class TownService:
 
     def list(self) -> builtins.list[TownInfo]:
         default = engine_town(self.engine)[0]
-        with admin_transaction(self.engine) as conn:
+        with self.engine.connect() as conn:
             return [TownInfo(row.town_code, row.name, row.county_code, row.created_at, row.town_code == default)
                     for row in TownRepository(conn).all()]
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from gis_service.access import ALL_TOWNS, Principal, Role
-from gis_service.db.engine import engine_town
+from gis_service.db.engine import admin_transaction, engine_town
 from gis_service.errors import AuthenticationRequiredError, ConflictError, InvalidInputError, NotFoundError
 from gis_service.layers.registry import get_layer
 from gis_service.repositories.layers import LayerRepository
@@ -75,9 +75,12 @@ class UserService:
         towns = _parse_towns(towns or [current_town(default) or default])
         if villages and (len(towns) != 1 or towns[0] == ALL_TOWNS):
             raise InvalidInputError("an editor limited to villages works in one town: give exactly one --town")
+        elsewhere = [code for code in villages if not code.startswith(towns[0])]
+        if elsewhere:  # a 12-digit NBS village code begins with the 9-digit code of its town
+            raise InvalidInputError(f"villages {', '.join(elsewhere)} are not in town {towns[0]}")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        with working_on(towns[0] if towns[0] != ALL_TOWNS else default), \
-                self.engine.begin() as conn:
+        # Keys are the database's, not a town's: written by administration, never by a town's transaction.
+        with working_on(towns[0] if towns[0] != ALL_TOWNS else default), admin_transaction(self.engine) as conn:
             _check_towns_exist(TownRepository(conn), towns)
             _check_villages_exist(LayerRepository(conn, get_layer("villages")), villages)
             repo = UserRepository(conn)
@@ -96,7 +99,7 @@ class UserService:
             return [_info(row) for row in UserRepository(conn).all()]
 
     def revoke(self, name: str) -> None:
-        with self.engine.begin() as conn:
+        with admin_transaction(self.engine) as conn:
             repo = UserRepository(conn)
             if repo.by_name(name) is None:
                 raise NotFoundError(f"no user '{name}'")

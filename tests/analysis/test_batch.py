@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import doctest
 import os
+import pickle
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -31,8 +32,14 @@ import pytest
 from distributed import Client
 from shapely.geometry import Point
 
-from gis_service.analysis import batch, batch_synthetic
-from gis_service.analysis.batch import BatchSettlements, FacilityIndex, batch_coverage, partition_by_town
+from gis_service.analysis import batch, batch_dask, batch_synthetic
+from gis_service.analysis.batch import (
+    BatchSettlements,
+    FacilityIndex,
+    aligned,
+    batch_coverage,
+    partition_by_town,
+)
 from gis_service.analysis.batch_dask import (
     WORKER_MALLOC,
     batch_coverage_dask,
@@ -222,7 +229,7 @@ def test_synthetic_towns_are_whole_and_seeded() -> None:
         assert (part.xy >= SPEC.cell(town)).all() and (part.xy <= SPEC.cell(town) + SPEC.town_side_m).all()
 
 
-@pytest.mark.parametrize("module", [batch, batch_synthetic])
+@pytest.mark.parametrize("module", [batch, batch_dask, batch_synthetic])
 def test_docstring_examples_run(module: ModuleType) -> None:
     failures, tried = doctest.testmod(module, raise_on_error=False)
     assert tried > 0 and failures == 0
@@ -233,3 +240,43 @@ def test_workers_keep_arrays_on_the_heap(client: Client) -> None:
     seen = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("MALLOC_MMAP_THRESHOLD_")))
     assert set(seen.values()) == {(str(WORKER_MALLOC["MALLOC_TRIM_THRESHOLD_"]),
                                    str(WORKER_MALLOC["MALLOC_MMAP_THRESHOLD_"]))}
+
+
+def _unpickled_at_odd_addresses(value: object) -> object:
+    """``value`` pickled with out-of-band buffers and loaded from copies of them that start one byte off alignment."""
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    odd = []
+    for buffer in buffers:
+        raw = buffer.raw()
+        holder = bytearray(raw.nbytes + 1)
+        holder[1:] = raw
+        odd.append(memoryview(holder)[1:])
+    return pickle.loads(data, buffers=odd)
+
+
+def test_facility_index_is_aligned_after_unpickling() -> None:
+    """Dask may hand over an array at any byte offset; a binary search then copies it first, town after town."""
+    index = FacilityIndex.build(np.random.default_rng(3).uniform(0, 1e5, (1_000, 2)))
+    plain = pickle.loads(pickle.dumps(index, protocol=5))  # arrays inside the pickle
+    loaded = _unpickled_at_odd_addresses(index)
+    for again in (plain, loaded):
+        assert isinstance(again, FacilityIndex)
+        for name in ("x", "y", "order"):
+            array = getattr(again, name)
+            assert array.flags.aligned and array.flags.c_contiguous
+            np.testing.assert_array_equal(array, getattr(index, name))
+    # The unaligned input really was unaligned: without the realignment numpy would have kept it.
+    raw = np.frombuffer(memoryview(bytearray(8 * 10 + 1))[1:], dtype=np.float64)
+    assert not raw.flags.aligned and aligned(raw).flags.aligned
+
+
+def test_workers_search_an_aligned_facility_index(client: Client) -> None:
+    """Through the real transport: the index scattered to every worker arrives aligned in each."""
+    index = client.scatter(FacilityIndex.build(province_facilities(SPEC)), broadcast=True)
+
+    def flags(facilities: FacilityIndex) -> tuple[bool, ...]:
+        return tuple(getattr(facilities, name).flags.aligned for name in ("x", "y", "order"))
+
+    for worker in client.scheduler_info()["workers"]:
+        assert client.submit(flags, index, workers=[worker], pure=False).result() == (True, True, True)

@@ -135,6 +135,13 @@ def test_a_key_works_only_in_its_towns(http: httpx.Client, keys: Keys) -> None:
         assert made.status_code == 201, made.text
 
 
+def test_a_key_lists_only_its_towns(http: httpx.Client, keys: Keys) -> None:
+    listed = http.get("/towns", headers=_as(keys.huima_viewer)).json()["towns"]
+    assert [t["code"] for t in listed] == [HUIMA]
+    assert [t["code"] for t in http.get("/towns", headers=_as(keys.county_admin)).json()["towns"]] == [
+        PENGLAI, HUIMA]
+
+
 def test_a_town_not_served_is_not_found(http: httpx.Client) -> None:
     for path in ("/towns/510923199/collections", "/towns/abc/collections", "/towns/510923199"):
         response = http.get(path)

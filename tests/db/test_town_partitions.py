@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from gis_service.db.engine import admin_transaction, write_transaction
@@ -124,8 +124,10 @@ def test_a_write_changes_only_its_towns_layer_version(pg: Engine) -> None:
     _add_asset(pg, PENGLAI, "A")
     with pg.connect() as conn:
         before = every_town_layer_versions(conn)
-    with admin_transaction(pg) as conn:
+    outside = create_engine(pg.url)  # no service engine: no town chosen, as psql or a desktop GIS would connect
+    with outside.begin() as conn:
         conn.execute(text("UPDATE assets SET name = name || '(改)'"))
+    outside.dispose()
     with pg.connect() as conn:
         after = every_town_layer_versions(conn)
     assert after[(HUIMA, "assets")] != before[(HUIMA, "assets")]
@@ -175,4 +177,73 @@ def test_a_spatialite_file_holds_one_town(request: pytest.FixtureRequest, tmp_pa
     with pytest.raises(DBAPIError, match="CHECK"), write_transaction(engine) as conn:
         conn.execute(text("INSERT INTO scenarios (town_code, name, status, created_by, created_at, updated_at) "
                           "VALUES (:t, 's', 'draft', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"t": HUIMA})
+    engine.dispose()
+
+
+def test_a_towns_transaction_reaches_neither_partitions_nor_shared_tables(pg: Engine) -> None:
+    _add_asset(pg, PENGLAI, "A")
+    with working_on(HUIMA), pg.connect() as conn:
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
+        assert conn.execute(text("SELECT current_user")).scalar_one() == f"gis_town_{database}"[:63]
+    for statement in (f"SELECT count(*) FROM assets_{PENGLAI}",  # around the policy, through the partition
+                      f"UPDATE assets_{PENGLAI} SET name = 'x'",
+                      "INSERT INTO api_users (name, role, towns, key_hash, key_prefix) VALUES ('x', 'admin', '*', "
+                      "'h', 'p')",
+                      "UPDATE towns SET name = 'x'",
+                      "DELETE FROM alembic_version"):
+        with pytest.raises(DBAPIError, match="permission denied"), working_on(HUIMA), \
+                write_transaction(pg) as conn:
+            conn.execute(text(statement))
+    assert _codes(pg, PENGLAI) == ["A"]
+
+
+def test_a_new_town_starts_with_a_version_for_every_layer(pg: Engine) -> None:
+    with pg.connect() as conn:
+        versions = every_town_layer_versions(conn)
+    assert {layer for town, layer in versions if town == HUIMA} == {layer for town, layer in versions
+                                                                      if town == PENGLAI} != set()
+
+
+@pytest.fixture
+def owner_database(postgres_url: str) -> Iterator[str]:
+    """A database owned by an ordinary user (no superuser), as a province's service would run: CREATEROLE only."""
+    from sqlalchemy.engine import make_url
+
+    base = make_url(postgres_url)
+    owner, name = f"gis_owner_{base.database}"[:63], f"{base.database}_owned"[:63]
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
+        conn.execute(text(f'CREATE ROLE "{owner}" LOGIN CREATEROLE'))
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER "{owner}"'))
+    with create_engine(base.set(database=name), isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text("CREATE EXTENSION postgis"))  # only a superuser may
+        conn.execute(text(f'GRANT ALL ON SCHEMA public TO "{owner}"'))
+    yield base.set(database=name, username=owner).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'DROP ROLE IF EXISTS "{f"gis_town_{name}"[:63]}"'))
+        conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
+    admin.dispose()
+
+
+def test_an_owner_who_is_no_superuser_is_confined_too(owner_database: str) -> None:
+    from gis_service.db.engine import create_db_engine
+    from gis_service.db.migrate import upgrade
+    from gis_service.settings import Settings
+
+    engine = create_db_engine(Settings(database_url=owner_database))
+    upgrade(engine)
+    TownService(engine).add(HUIMA, "回马镇")
+    _add_asset(engine, PENGLAI, "A")
+    _add_asset(engine, HUIMA, "B")
+    assert _codes(engine, PENGLAI) == ["A"]
+    assert _codes(engine, HUIMA) == ["B"]
+    # Administration as the owner still sees one town at a time: row security is forced on the owner too.
+    with working_on(HUIMA), admin_transaction(engine) as conn:
+        assert list(conn.execute(text("SELECT code FROM assets")).scalars()) == ["B"]
+    with pytest.raises(DBAPIError, match="row-level security"), working_on(PENGLAI), \
+            write_transaction(engine) as conn:
+        conn.execute(text("UPDATE assets SET town_code = :t"), {"t": HUIMA})
     engine.dispose()

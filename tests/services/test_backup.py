@@ -133,10 +133,12 @@ def test_a_towns_backup_goes_back_into_a_database_of_many_towns(request: pytest.
     huima = "510923101"
     engine = make_engine("postgis", request, tmp_path)
     TownService(engine).add(huima, "回马镇")
+    UserService(engine).add("county_admin", "admin", towns=["*"])  # a key to every town: never in a town's backup
     with working_on(huima):
         _edited_town(engine)
         report = BackupService(engine).backup(tmp_path / "huima.backup")
         before = _contents(engine)
+    assert report.rows["api_users"] == 1  # zhang_admin, made for 回马镇
     assert report.town == huima and report.rows["assets"] == DEMO_ASSETS - 1
     engine.dispose()
 
@@ -149,6 +151,7 @@ def test_a_towns_backup_goes_back_into_a_database_of_many_towns(request: pytest.
     with working_on(huima):
         after = _contents(engine)
     assert {k: v for k, v in after.items() if k != "api_users"} == {k: v for k, v in before.items() if k != "api_users"}
+    assert [row[1] for row in before["api_users"]] == ["county_admin", "zhang_admin"]
     assert [u.name for u in UserService(engine).list()] == ["penglai_admin"]  # the database's keys stay
     with engine.connect() as conn:  # Penglai untouched
         assert conn.execute(text("SELECT count(*) FROM assets")).scalar_one() == DEMO_ASSETS
@@ -161,3 +164,32 @@ def test_a_towns_backup_goes_back_into_a_database_of_many_towns(request: pytest.
     with pytest.raises(ConflictError, match="GIS_TOWN_CODE=510923101"):
         BackupService(sqlite).restore(tmp_path / "huima.backup")
     sqlite.dispose()
+
+
+def test_a_failed_restore_leaves_no_town_behind(request: pytest.FixtureRequest, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from gis_service.services import backup as backup_module
+    from gis_service.services.towns import TownService
+    from gis_service.towns import working_on
+
+    engine = make_engine("postgis", request, tmp_path)
+    TownService(engine).add("510923101", "回马镇")
+    with working_on("510923101"):
+        load_demo(engine, DEMO_DIR)
+        BackupService(engine).backup(tmp_path / "huima.backup")
+    engine.dispose()
+    engine = make_engine("postgis", request, tmp_path)
+    loaded = backup_module._load
+
+    def fail_at_assets(conn, reader, table):  # noqa: ANN001, ANN202 - the fault injected half-way
+        if table.name == "assets":
+            raise OSError("disk went away")
+        return loaded(conn, reader, table)
+
+    monkeypatch.setattr(backup_module, "_load", fail_at_assets)
+    with pytest.raises(OSError, match="disk went away"):
+        BackupService(engine).restore(tmp_path / "huima.backup")
+    assert [t.code for t in TownService(engine).list()] == ["510923100"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM villages")).scalar_one() == 0
+    engine.dispose()

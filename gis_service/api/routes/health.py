@@ -39,6 +39,10 @@ async def ready(request: Request) -> Response:
     if revision != head_revision():
         raise DatabaseUnavailableError(f"the database schema is at {revision}, this service needs "
                                        f"{head_revision()}: run gis-service db upgrade")
+    town = request.app.state.settings.town_code
+    if town not in await run_in_threadpool(request.app.state.towns.codes):
+        raise DatabaseUnavailableError(f"the database serves no town {town} (GIS_TOWN_CODE): add it with "
+                                       "gis-service towns add, or set GIS_TOWN_CODE to one of gis-service towns list")
     body = {"status": "ready", "database": engine.dialect.name, "schema": revision, "version": __version__,
             "worker": os.getpid(), "pool": pool_state(engine)}
     return Response(orjson.dumps(body), media_type="application/json")

@@ -2,7 +2,7 @@
 
 On PostgreSQL every town table becomes ``PARTITION BY LIST (town_code)``; the rows it had become the configured
 town's partition (``settings.town_code``). Keys lead with the town code, row-level security confines each
-transaction to its town, and the role ``gis_town_user`` is what the service runs town transactions as
+transaction to its town, and the role ``gis_town_<database>`` is what the service runs town transactions as
 (:mod:`gis_service.db.town_partitions`). On SQLite the tables gain the column with a CHECK to the one town.
 API keys gain the list of towns they may work on (existing keys: the configured town).
 
@@ -94,7 +94,8 @@ def _partition(conn: sa.Connection, town: str) -> None:
     for key in keys:
         tp.add_foreign_key(conn, key, with_town=True)
     conn.exec_driver_sql(VERSION_FUNCTION)
-    tp.create_town_role(conn)
+    conn.exec_driver_sql("ALTER TABLE api_users ALTER COLUMN towns DROP DEFAULT")  # every key names its towns
+    tp.create_town_role(conn, TOWN_TABLES)
 
 
 def downgrade() -> None:
@@ -113,7 +114,7 @@ def downgrade() -> None:
 
 
 def _flatten(conn: sa.Connection, town: str) -> None:
-    tp.revoke_town_role(conn)
+    tp.drop_town_role(conn)
     keys = tp.foreign_keys(conn, TOWN_TABLES)
     for key in keys:
         tp.drop_foreign_key(conn, key)
