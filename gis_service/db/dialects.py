@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Connection, LargeBinary, Table, and_, bindparam, func, select
+from sqlalchemy import Connection, LargeBinary, Table, Text, and_, bindparam, func, literal_column, select
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.sql.elements import ColumnElement
@@ -274,3 +274,19 @@ def dialect_for(bind: Connection | Any) -> SpatialDialect:
         return _DIALECTS[name]
     except KeyError:
         raise ValueError(f"unsupported database backend: {name}") from None
+
+
+def town_scope(conn: Connection, table: Table) -> list[ColumnElement[bool]]:
+    """On PostgreSQL, ``<table>.town_code = <the transaction's town>`` as a bound value; nothing on SQLite.
+
+    Row security already confines every query to its town, but through ``current_setting()``, which PostgreSQL
+    knows only when the query starts: the planner then opens and locks every town's partition and its indexes,
+    and with a few hundred towns a transaction runs out of lock slots (``max_locks_per_transaction``). A value
+    bound into the statement lets it prune to the town's partition while planning. Only for single-table
+    statements on a town table (the column is not in the models: the database fills it).
+    """
+    if conn.dialect.name != "postgresql":
+        return []
+    from gis_service.db.engine import town_of
+
+    return [literal_column(f'"{table.name}".town_code') == bindparam(None, town_of(conn), type_=Text)]

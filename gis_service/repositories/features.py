@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Table, and_, delete, func
 
 from gis_service.crs import CRS84_URI, parse_crs
 from gis_service.db.base import STORAGE_SRID
-from gis_service.db.dialects import dialect_for, geometries_from_wkb
+from gis_service.db.dialects import dialect_for, geometries_from_wkb, town_scope
 from gis_service.layers.registry import LayerSpec
 from gis_service.repositories.cql2 import FilterCompiler
 from gis_service.repositories.history import HistoryRepository
@@ -53,7 +53,8 @@ class FeatureRepository:
         ]
 
     def _where(self, query: FeatureQuery) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = [self.table.c[name] == value for name, value in query.equals.items()]
+        conditions: list[ColumnElement[bool]] = [*town_scope(self.conn, self.table),
+                                                 *(self.table.c[name] == value for name, value in query.equals.items())]
         if query.bbox is not None:
             geom = self.table.c[self.layer.geometry_column]
             conditions.append(self.dialect.intersects_bbox(self.table, geom, query.bbox, STORAGE_SRID))
@@ -84,13 +85,14 @@ class FeatureRepository:
         return self.conn.execute(statement).all()
 
     def get(self, feature_id: int) -> Row[Any] | None:
-        statement = select(*self._columns()).where(self.table.c.id == feature_id)
+        statement = select(*self._columns()).where(self.table.c.id == feature_id, *town_scope(self.conn, self.table))
         return self.conn.execute(statement).one_or_none()
 
     def geometries_by_code(self, codes: Iterable[str]) -> list[Any]:
         """Primary geometries (shapely, EPSG:4490) of the features with these codes."""
         column = self.dialect.as_wkb(self.table.c[self.layer.geometry_column])
-        rows = self.conn.execute(select(column).where(self.table.c.code.in_(list(codes)))).scalars().all()
+        rows = self.conn.execute(select(column).where(self.table.c.code.in_(list(codes)),
+                                                      *town_scope(self.conn, self.table))).scalars().all()
         return list(geometries_from_wkb(rows))
 
 
@@ -99,13 +101,14 @@ class FeatureWriter(FeatureRepository):
 
     def get_for_update(self, feature_id: int) -> Row[Any] | None:
         """The feature, locked until the transaction ends (PostgreSQL; SQLite holds the write lock already)."""
-        statement = select(*self._columns()).where(self.table.c.id == feature_id).with_for_update()
+        statement = (select(*self._columns()).where(self.table.c.id == feature_id, *town_scope(self.conn, self.table))
+                     .with_for_update())
         return self.conn.execute(statement).one_or_none()
 
     def codes_taken(self, codes: Iterable[str], except_id: int | None = None) -> set[str]:
         """Which of ``codes`` other features already use."""
         code = self.table.c.code
-        statement = select(code).where(code.in_(list(codes)))
+        statement = select(code).where(code.in_(list(codes)), *town_scope(self.conn, self.table))
         if except_id is not None:
             statement = statement.where(self.table.c.id != except_id)
         return set(self.conn.execute(statement).scalars())
@@ -121,10 +124,11 @@ class FeatureWriter(FeatureRepository):
 
     def update_one(self, feature_id: int, values: dict[str, Any], geometries: dict[str, bytes | None]) -> None:
         row = {**values, **self._geometry_values(geometries), "updated_at": func.current_timestamp()}
-        self.conn.execute(update(self.table).where(self.table.c.id == feature_id).values(**row))
+        self.conn.execute(update(self.table).where(self.table.c.id == feature_id, *town_scope(self.conn, self.table))
+                          .values(**row))
 
     def delete_one(self, feature_id: int) -> None:
-        self.conn.execute(delete(self.table).where(self.table.c.id == feature_id))
+        self.conn.execute(delete(self.table).where(self.table.c.id == feature_id, *town_scope(self.conn, self.table)))
 
     def _geometry_values(self, geometries: dict[str, bytes | None]) -> dict[str, Any]:
         return {name: None if wkb is None else self.dialect.geometry_literal(wkb, STORAGE_SRID)

@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy import Connection, delete, func, select
 
 from gis_service.db.base import STORAGE_SRID
-from gis_service.db.dialects import dialect_for, geometries_from_wkb
+from gis_service.db.dialects import dialect_for, geometries_from_wkb, town_scope
 from gis_service.layers.registry import LayerSpec
 from gis_service.repositories.features import first_free_id
 
@@ -37,11 +37,13 @@ class LayerRepository:
         self.dialect = dialect_for(conn)
 
     def count(self) -> int:
-        return int(self.conn.execute(select(func.count()).select_from(self.table)).scalar_one())
+        statement = select(func.count()).select_from(self.table).where(*town_scope(self.conn, self.table))
+        return int(self.conn.execute(statement).scalar_one())
 
     def stats(self) -> LayerStats:
         geom = self.table.c[self.layer.geometry_column]
-        row = self.conn.execute(select(func.count(), *self.dialect.extent(geom))).one()
+        row = self.conn.execute(select(func.count(), *self.dialect.extent(geom))
+                                .where(*town_scope(self.conn, self.table))).one()
         count = int(row[0])
         if count == 0 or row[1] is None:
             return LayerStats(count, None)
@@ -54,11 +56,12 @@ class LayerRepository:
         code = self.table.c.code
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start:start + 5000]
-            found.update(self.conn.execute(select(code).where(code.in_(chunk))).scalars())
+            found.update(self.conn.execute(select(code).where(code.in_(chunk), *town_scope(self.conn, self.table)))
+                         .scalars())
         return found
 
     def delete_all(self) -> int:
-        return int(self.conn.execute(delete(self.table)).rowcount or 0)
+        return int(self.conn.execute(delete(self.table).where(*town_scope(self.conn, self.table))).rowcount or 0)
 
     def insert(
         self, columns: Sequence[str], rows: Sequence[Sequence[Any]], geometries: dict[str, np.ndarray]
@@ -86,7 +89,7 @@ class LayerRepository:
         statement = select(
             *(self.table.c[n] for n in names),
             *(self.dialect.as_wkb(self.table.c[g]).label(g) for g in geometry_columns),
-        ).order_by(self.table.c.id)
+        ).where(*town_scope(self.conn, self.table)).order_by(self.table.c.id)
         rows: list[Any] = []
         for batch in self.conn.execute(statement).partitions(READ_BATCH):
             rows.extend(batch)

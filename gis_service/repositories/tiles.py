@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from gis_service.db.engine import town_of
 from gis_service.layers.registry import LayerSpec
 from gis_service.tiles import BUFFER, EXTENT, Tile
 
@@ -29,9 +30,10 @@ class TileRepository:
             f"ST_TileEnvelope(:z, :x, :y, margin => :margin) AS wide), "
             f"mvt AS (SELECT ST_AsMVTGeom(ST_Transform({geom}, 3857), env.box, {EXTENT}, {BUFFER}, true) AS geom, "
             f"t.id, {columns} FROM \"{self.layer.table.name}\" t, env "
-            f"WHERE {geom} && ST_Transform(env.wide, 4490)) "
+            f"WHERE {geom} && ST_Transform(env.wide, 4490) AND t.town_code = :town) "
             f"SELECT ST_AsMVT(mvt.*, :name, {EXTENT}, 'geom', 'id') FROM mvt WHERE mvt.geom IS NOT NULL"
         )
+        # The town bound as a value (besides row security) prunes to its partition at planning: db.dialects.town_scope
         value = self.conn.execute(sql, {"z": tile.z, "x": tile.x, "y": tile.y, "margin": BUFFER / EXTENT,
-                                        "name": self.layer.name}).scalar_one()
+                                        "name": self.layer.name, "town": town_of(self.conn)}).scalar_one()
         return bytes(value or b"")
