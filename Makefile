@@ -39,7 +39,8 @@ bench-api: setup-bench
 bench-province: setup
 	$(BIN)/python scripts/bench_province.py --out docs/benchmarks.md --check 100000000
 
-# 200 clients for 60 s on `gis-service serve --workers 2` over PostGIS (wrk comes with setup-bench).
+# 200 clients on `gis-service serve --workers 2` over PostGIS: three 60 s mixed windows, each request alone, and
+# two peer servers (cache off, MALLOC_ARENA_MAX=2); about 10 minutes (wrk comes with setup-bench).
 bench-load: setup-postgis setup-bench
 	GIS_TEST_POSTGRES_URL='$(PG_TEST_URL)' $(BIN)/python scripts/bench_load.py --out docs/benchmarks.md
 
